@@ -1,0 +1,79 @@
+"""Every version workaround est_mm needs, in one place. Applied once by ``import est_mm``.
+
+Each entry says which package/version it works around and why (measured 2026-11, see
+``shared/DESIGN.md`` §3). Nothing here weakens checkpoint security.
+"""
+import os
+import sys
+import types
+
+import numpy as np
+import torch
+
+_APPLIED = False
+
+
+def _placeholder_drn() -> None:
+    """mmaction2 1.2.0's wheel lacks ``mmaction/models/localizers/drn``, so ``import mmaction.models``
+    fails; register empty modules (with a ``DRN`` name) so the import succeeds."""
+    if 'mmaction.models.localizers.drn' in sys.modules:
+        return
+    pkg = types.ModuleType('mmaction.models.localizers.drn')
+    pkg.__path__ = []  # mark as a package
+    mod = types.ModuleType('mmaction.models.localizers.drn.drn')
+
+    class DRN:  # noqa: D401 - placeholder, never registered or built
+        """Placeholder: DRN is missing from the mmaction2 1.2.0 wheel."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError('DRN is not shipped in the mmaction2 1.2.0 wheel')
+
+    mod.DRN = DRN
+    pkg.drn = mod
+    pkg.DRN = DRN
+    sys.modules['mmaction.models.localizers.drn'] = pkg
+    sys.modules['mmaction.models.localizers.drn.drn'] = mod
+
+
+def safe_checkpoint_globals() -> list:
+    """The exact extra types an mmengine 0.10.7 checkpoint pickles (message hub history, numpy
+    scalars/arrays/dtypes). Nothing that can run code: ``getattr`` is only reached through
+    torch's restricted unpickler, which still refuses any callable not listed here."""
+    from mmengine.logging import HistoryBuffer
+    dtype_classes = [type(np.dtype(t)) for t in
+                     (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8, np.bool_)]
+    multiarray = np._core.multiarray  # numpy 2 pickles numpy._core.* names
+    return [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
+            getattr, *dtype_classes]
+
+
+def _allow_mmengine_checkpoints() -> None:
+    """torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7 checkpoints contain the types
+    above, so test/resume fail without allowing exactly those (never ``weights_only=False``)."""
+    torch.serialization.add_safe_globals(safe_checkpoint_globals())
+
+
+def cpu_distributed_setup(cfg, launcher: str) -> None:
+    """mmengine's pytorch launcher calls ``torch.cuda.set_device`` even without a GPU; on a CPU-only
+    machine start the gloo process group ourselves (the Runner then skips its own init) and wrap
+    the model in DDP with ``device_ids=None``."""
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    os.environ.setdefault('LOCAL_RANK', '0')
+
+
+def apply() -> None:
+    """Apply every workaround once (idempotent)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    _placeholder_drn()
+    _allow_mmengine_checkpoints()
+    _APPLIED = True
