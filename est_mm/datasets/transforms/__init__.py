@@ -1,0 +1,8 @@
+"""Data transforms for expression snippets: loading videos or frame folders, snippet sampling."""
+from .loading import VideoOrFramesDecode, VideoOrFramesInit, list_frames, natural_frame_key
+from .snippet_sampling import SnippetSampling
+
+__all__ = [
+    'SnippetSampling', 'VideoOrFramesDecode', 'VideoOrFramesInit', 'list_frames',
+    'natural_frame_key'
+]

@@ -1,0 +1,151 @@
+import os
+import os.path as osp
+import re
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmaction.registry import TRANSFORMS
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+_TRAILING_INT = re.compile(r'(\d+)$')
+
+
+def natural_frame_key(name: str) -> Tuple:
+    """Sort key for a frame file name: the trailing integer of the stem, then the name.
+
+    ``2.jpg`` sorts before ``10.jpg`` and ``00001_2.jpg`` before ``00001_10.jpg``; names without
+    a trailing integer come after all numbered ones.
+    """
+    match = _TRAILING_INT.search(osp.splitext(name)[0])
+    return (0, int(match.group(1)), name) if match else (1, 0, name)
+
+
+def list_frames(frame_dir: str) -> List[str]:
+    """Paths of the image files in ``frame_dir`` in natural frame order."""
+    if not osp.isdir(frame_dir):
+        raise FileNotFoundError(f'frame folder not found: {frame_dir}')
+    names = [n for n in os.listdir(frame_dir) if n.lower().endswith(IMAGE_EXTENSIONS)]
+    if not names:
+        raise FileNotFoundError(f'frame folder has no {"/".join(IMAGE_EXTENSIONS)} images: '
+                                f'{frame_dir}')
+    return [osp.join(frame_dir, n) for n in sorted(names, key=natural_frame_key)]
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+@TRANSFORMS.register_module()
+class VideoOrFramesInit(BaseTransform):
+    """Open a sample that is either a folder of frame images or a video file.
+
+    With ``frame_dir`` in results, the folder's images (.jpg .jpeg .png .bmp, any case) are listed
+    in natural order (trailing integer of the name: ``2.jpg`` before ``10.jpg``). Otherwise
+    ``filename`` is opened with decord.
+
+    Required keys: ``frame_dir`` or ``filename``.
+    Added keys: ``total_frames``; ``frame_paths`` (frames) or ``video_reader`` (video).
+
+    Args:
+        num_threads (int): Decoding threads for decord. Defaults to 1.
+    """
+
+    def __init__(self, num_threads: int = 1) -> None:
+        self.num_threads = num_threads
+
+    def transform(self, results: Dict) -> Dict:
+        if results.get('frame_dir'):
+            paths = list_frames(results['frame_dir'])
+            results['frame_paths'] = paths
+            results['total_frames'] = len(paths)
+            return results
+        filename = results.get('filename')
+        if not filename:
+            raise KeyError("VideoOrFramesInit: results has neither 'frame_dir' nor 'filename'")
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'video file not found: {filename}')
+        import decord
+        try:
+            reader = decord.VideoReader(filename, num_threads=self.num_threads)
+        except Exception as err:  # decord raises its own error types for bad input
+            raise RuntimeError(f'cannot read video {filename}: {_first_line(err)}') from None
+        if len(reader) == 0:
+            raise RuntimeError(f'video has no frames: {filename}')
+        results['video_reader'] = reader
+        results['total_frames'] = len(reader)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(num_threads={self.num_threads})'
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """Read an image file as an HxWx3 uint8 RGB array (gray and RGBA become RGB)."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise RuntimeError(f'cannot read image {path}')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _expand(decoded: List[np.ndarray], inverse: np.ndarray) -> List[np.ndarray]:
+    """``[decoded[i] for i in inverse]`` with repeats copied, so in-place transforms (e.g.
+    mmaction's ``Flip``) never touch one array twice."""
+    seen = set()
+    imgs = []
+    for i in inverse.tolist():
+        imgs.append(decoded[i].copy() if i in seen else decoded[i])
+        seen.add(i)
+    return imgs
+
+
+@TRANSFORMS.register_module()
+class VideoOrFramesDecode(BaseTransform):
+    """Decode the frames at ``frame_inds`` from what :class:`VideoOrFramesInit` opened.
+
+    Each distinct index is decoded once. Frames whose size differs from the clip's first frame
+    are resized to it.
+
+    Required keys: ``frame_inds``, ``total_frames`` and ``frame_paths`` or ``video_reader``.
+    Added keys: ``imgs`` (list of HxWx3 uint8 RGB arrays in ``frame_inds`` order),
+    ``original_shape`` and ``img_shape`` (``(h, w)``). Removed keys: ``video_reader``.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        name = results.get('frame_dir') or results.get('filename') or '<unnamed sample>'
+        inds = np.asarray(results['frame_inds'], dtype=np.int64).reshape(-1)
+        total = int(results['total_frames'])
+        if inds.size == 0:
+            raise ValueError(f'VideoOrFramesDecode: {name}: frame_inds is empty')
+        if inds.min() < 0 or inds.max() >= total:
+            raise IndexError(f'VideoOrFramesDecode: {name}: frame_inds must lie in [0, {total}), '
+                             f'got [{inds.min()}, {inds.max()}]')
+        unique, inverse = np.unique(inds, return_inverse=True)
+        if results.get('frame_paths') is not None:
+            paths = results['frame_paths']
+            decoded = [read_rgb(paths[i]) for i in unique]
+        elif results.get('video_reader') is not None:
+            try:
+                decoded = list(results['video_reader'].get_batch(unique.tolist()).asnumpy())
+            except Exception as err:
+                raise RuntimeError(f'cannot decode frames of video {name}: '
+                                   f'{_first_line(err)}') from None
+        else:
+            raise KeyError(f"VideoOrFramesDecode: {name}: results has neither 'frame_paths' nor "
+                           f"'video_reader' (run VideoOrFramesInit first)")
+        first = decoded[inverse[0]]
+        h, w = first.shape[:2]
+        decoded = [img if img.shape[:2] == (h, w) else
+                   cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) for img in decoded]
+        results['imgs'] = _expand(decoded, inverse)
+        results['original_shape'] = (h, w)
+        results['img_shape'] = (h, w)
+        results.pop('video_reader', None)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}()'
