@@ -1,0 +1,12 @@
+# mmaction2's runtime (hooks, logging, visualiser), plus est_mm's registration and the paper's seed.
+_base_ = 'mmaction::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['est_mm'], allow_failed_imports=False)
+
+randomness = dict(seed=3456, deterministic=False)  # official training seed
+
+# No validation loop by default: the paper's protocol has only train/test splits, and picking the
+# best epoch on the test split (as the official code does) would peek. We report the last epoch.
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=1, save_best=None, max_keep_ckpts=3),
+    logger=dict(type='LoggerHook', interval=20, ignore_last=False))

@@ -1,0 +1,40 @@
+# EST with a ResNet-18 backbone (paper §3, §4.2). Input: 35 frames (7 snippets × 5) per clip.
+model = dict(
+    type='ESTRecognizer',
+    backbone=dict(
+        type='ResNet',
+        depth=18,  # paper §4.2: ResNet-18 per-frame feature extractor
+        pretrained=None,  # paper: face-pretrained (MS-Celeb / FER+); set a local path to use one
+        torchvision_pretrain=True,  # a local `pretrained` file is read in torchvision's layout
+        out_indices=(3, ),
+        norm_eval=False),
+    neck=dict(
+        type='AASFE',  # §3.2 attention-augmented snippet feature extractor
+        in_channels=512,
+        embed_dims=512,
+        num_snippets=7,  # §4.2: 7 snippets
+        frames_per_snippet=5,  # §4.2: 5 frames per snippet
+        num_heads=4,
+        dropout=0.1,
+        mode='attention'),
+    cls_head=dict(
+        type='ESTHead',  # §3.1 Transformer + §3.3 SSOP
+        num_classes=7,
+        in_channels=512,  # d = 512
+        num_snippets=7,
+        num_heads=4,  # §3.1: 4 heads
+        num_encoder_layers=3,  # §3.1: 3 encoder layers
+        num_decoder_layers=3,  # §3.1: 3 decoder layers
+        ffn_channels=2048,
+        dropout=0.1,
+        mlp_channels=(128, 64),  # §3.1: 3-layer perception classifier
+        mlp_dropout=0.4,
+        ssop_loss_weight=1 / 7,  # §3.4 Eq. 7: L = L_cls + (1/n) L_S, n = 7
+        num_permutations=10,  # §3.3: 10 sampled permutation orders
+        ssop_detach=True,
+        average_clips='prob'),
+    data_preprocessor=dict(
+        type='ActionDataPreprocessor',
+        mean=[0., 0., 0.],  # official: frames only scaled to [0, 1]
+        std=[255., 255., 255.],
+        format_shape='NCHW'))

@@ -1,0 +1,3 @@
+from .transformer import SnippetTransformer, sine_positional_encoding
+
+__all__ = ['SnippetTransformer', 'sine_positional_encoding']

@@ -1,0 +1,3 @@
+from .aa_sfe import AASFE
+
+__all__ = ['AASFE']

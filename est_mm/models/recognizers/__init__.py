@@ -1,0 +1,3 @@
+from .est_recognizer import ESTRecognizer
+
+__all__ = ['ESTRecognizer']
