@@ -204,7 +204,7 @@ def render_video(identity: Identity, label: int, num_frames: int, rng: np.random
     peak_time = rng.uniform(0.4, 0.6)
     amplitude = rng.uniform(0.8, 1.0)
     intensity = amplitude * intensity_profile(num_frames, peak_time)
-    drift = rng.uniform(-0.04, 0.04, size=2) * identity.size
+    drift = rng.uniform(-0.02, 0.02, size=2) * identity.size
     frames = []
     for i, a in enumerate(intensity):
         t = i / max(1, num_frames - 1)
