@@ -22,7 +22,7 @@ install: $(STAMP)
 # Generates the toy set once, trains (resuming a finished or interrupted run instead of
 # overwriting it), then tests the last checkpoint and prints WAR/UAR.
 demo: $(STAMP)
-	test -d $(TOY_DATA) || $(PY) tools/data/make_toy_dataset.py $(TOY_DATA)
+	test -f $(TOY_DATA)/toy_dataset.json || $(PY) tools/data/make_toy_dataset.py $(TOY_DATA)
 	$(PY) tools/train.py configs/est_r18_toy.py --work-dir $(TOY_WORK) --resume
 	$(PY) tools/test.py configs/est_r18_toy.py "$$(cat $(TOY_WORK)/last_checkpoint)" \
 		--work-dir $(TOY_WORK)

@@ -1,0 +1,42 @@
+"""Bring third-party ResNet checkpoints (e.g. face-pretrained ResNet-18 from MS-Celeb / FER+) into
+the plain torchvision layout that mmaction2's ResNet reads with ``torchvision_pretrain=True``."""
+import re
+from collections import OrderedDict
+from typing import Dict
+
+import torch
+
+_WRAPPER_KEYS = ('state_dict', 'model', 'model_state_dict', 'net')
+_PREFIXES = ('module.', 'backbone.', 'model.', 'encoder.', 'features.')
+_RESNET_KEY = re.compile(r'^(conv1\.weight|bn1\.\w+|layer[1-4]\.\d+\.(conv\d|bn\d|downsample\.[01])'
+                         r'\.\w+)$')
+
+
+def torchvision_resnet_state_dict(checkpoint, source: str = 'checkpoint') -> Dict[str, torch.Tensor]:
+    """Unwraps ``state_dict``-style containers, strips DataParallel/backbone prefixes and drops the
+    classifier (``fc.*``). Raises ValueError naming ``source`` if no ResNet weights are found."""
+    state = checkpoint
+    while isinstance(state, dict):
+        inner = next((state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), dict)), None)
+        if inner is None:
+            break
+        state = inner
+    if not isinstance(state, dict):
+        raise ValueError(f'{source}: no state dict found (got {type(state).__name__})')
+    out = OrderedDict()
+    for key, value in state.items():
+        if not torch.is_tensor(value):
+            continue
+        name = key
+        stripped = True
+        while stripped:
+            stripped = False
+            for prefix in _PREFIXES:
+                if name.startswith(prefix):
+                    name, stripped = name[len(prefix):], True
+        if _RESNET_KEY.match(name):
+            out[name] = value
+    if 'conv1.weight' not in out or not any(k.startswith('layer4.') for k in out):
+        raise ValueError(f'{source}: does not look like a torchvision-layout ResNet '
+                         f'(no conv1.weight / layer4.* among {len(state)} keys)')
+    return out
