@@ -1,0 +1,3 @@
+from .fer_confusion_matrix import FERConfusionMatrix, fer_statistics, plot_fer_confusion_matrix
+
+__all__ = ['FERConfusionMatrix', 'fer_statistics', 'plot_fer_confusion_matrix']
