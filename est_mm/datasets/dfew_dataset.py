@@ -1,11 +1,10 @@
 import csv
 import os.path as osp
-import warnings
 from typing import Callable, List, Optional, Tuple, Union
 
 from mmaction.registry import DATASETS
 from mmaction.utils import ConfigType
-from .fer_video_dataset import FERVideoDataset
+from .fer_video_dataset import FERVideoDataset, ListEntry, check_choice
 
 DFEW_CLASSES = ('Happy', 'Sad', 'Neutral', 'Angry', 'Surprise', 'Disgust', 'Fear')
 
@@ -32,10 +31,12 @@ class DFEWDataset(FERVideoDataset):
         split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
         frames_dir (str): Frame folders, relative to ``data_root``.
             Defaults to ``'Clip/clip_224x224'`` (``'Clip/clip_224x224_16f'`` is the 16-frame copy).
-        missing (str): A listed folder absent on disk: ``'error'`` raises, ``'skip'`` drops it
-            with one warning counting the dropped samples. Defaults to ``'error'``.
+        missing (str, optional): A listed folder absent on disk: ``'error'`` raises, ``'skip'``
+            drops it with one warning counting the dropped samples, None does not look.
+            Defaults to ``'error'``.
         ann_file (str, optional): Overrides the split file computed from ``fold`` and ``split``.
-        **kwargs: Passed to :class:`FERVideoDataset` (``test_mode``, ``metainfo``, ...).
+        **kwargs: Passed to :class:`FERVideoDataset` (``val_ratio``, ``subset``, ``test_mode``,
+            ...).
     """
 
     METAINFO = dict(classes=DFEW_CLASSES)
@@ -46,23 +47,20 @@ class DFEWDataset(FERVideoDataset):
                  fold: int = 1,
                  split: str = 'train',
                  frames_dir: str = 'Clip/clip_224x224',
-                 missing: str = 'error',
+                 missing: Optional[str] = 'error',
                  ann_file: Optional[str] = None,
                  **kwargs) -> None:
         if fold not in (1, 2, 3, 4, 5) or isinstance(fold, bool):
             raise ValueError(f'DFEWDataset: fold must be 1..5, got {fold!r}')
-        if split not in ('train', 'test'):
-            raise ValueError(f"DFEWDataset: split must be 'train' or 'test', got {split!r}")
-        if missing not in ('error', 'skip'):
-            raise ValueError(f"DFEWDataset: missing must be 'error' or 'skip', got {missing!r}")
+        check_choice('DFEWDataset', 'split', split, ('train', 'test'))
         self.fold = fold
         self.split = split
-        self.missing = missing
         super().__init__(
             ann_file or dfew_split_csv(fold, split),
             pipeline=pipeline,
             data_root=data_root,
             data_prefix=dict(video=frames_dir),
+            missing=missing,
             **kwargs)
 
     def _read_csv(self) -> List[Tuple[int, str, int]]:
@@ -96,21 +94,10 @@ class DFEWDataset(FERVideoDataset):
                 entries.append((lineno, f'{int(name):05d}', label - 1))
         return entries
 
-    def load_data_list(self) -> List[dict]:
-        data_list, skipped = [], []
+    def read_entries(self) -> List[ListEntry]:
+        entries = []
         for lineno, video_id, label in self._read_csv():
             self._check_label(lineno, label)
-            folder = self._video_path(video_id)
-            if not osp.isdir(folder):
-                if self.missing == 'error':
-                    raise FileNotFoundError(
-                        f"{self.ann_file}:{lineno}: frame folder not found: {folder} "
-                        f"(pass missing='skip' to drop absent videos)")
-                skipped.append(folder)
-                continue
-            data_list.append(dict(frame_dir=folder, label=label))
-        if skipped:
-            warnings.warn(f'DFEWDataset: skipped {len(skipped)} of '
-                          f'{len(skipped) + len(data_list)} videos listed in {self.ann_file} '
-                          f'whose frame folder is missing (first: {skipped[0]})')
-        return self._check_nonempty(data_list)
+            entries.append(ListEntry(f'{self.ann_file}:{lineno}', self._video_path(video_id),
+                                     label, 'frames'))
+        return entries
