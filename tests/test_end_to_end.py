@@ -12,26 +12,10 @@ import torch
 
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
 import mmaction
-from est_mm.datasets.toy import generate_toy_dataset
+from conftest import data_options
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MMACTION_TOOLS = osp.join(osp.dirname(mmaction.__file__), '.mim', 'tools')
-
-
-@pytest.fixture(scope='module')
-def toy_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('toy') / 'dfew')
-    generate_toy_dataset(root, train_per_class=1, test_per_class=1, frame_size=32, min_frames=3,
-                         max_frames=12, progress=False)
-    return root
-
-
-def data_options(root, epochs=1, batch=4):
-    opts = [f'{split}_dataloader.{key}' for split in ('train', 'test')
-            for key in (f'dataset.data_root={root}', 'num_workers=0', 'persistent_workers=False',
-                        f'batch_size={batch}')]
-    return ['--cfg-options', *opts, f'train_cfg.max_epochs={epochs}',
-            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
 
 
 def run(cmd, **env):

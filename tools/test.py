@@ -1,5 +1,7 @@
 """Test a checkpoint on a config's test split and print WAR (acc/top1) and UAR (acc/mean1)."""
 import argparse
+import json
+import os
 import os.path as osp
 import sys
 
@@ -19,6 +21,8 @@ def parse_args():
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument('--dump', type=str,
                         help='also dump the predictions to this .pkl file for offline evaluation')
+    parser.add_argument('--metrics-out', type=str,
+                        help='also write the test metrics to this JSON file (written atomically)')
     cfg_options_argument(parser)
     launcher_arguments(parser)
     return parser.parse_args()
@@ -41,9 +45,20 @@ def main():
         cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.dump)]
     cfg.load_from = args.checkpoint
     metrics = build_runner(cfg, args).test()
-    if is_main_process() and 'acc/top1' in metrics:
+    if not is_main_process():
+        return
+    if args.metrics_out:
+        write_json_atomic(args.metrics_out, dict(metrics, checkpoint=osp.abspath(args.checkpoint)))
+    if 'acc/top1' in metrics:
         print(f"WAR (acc/top1): {100 * metrics['acc/top1']:.2f}   "
               f"UAR (acc/mean1): {100 * metrics.get('acc/mean1', float('nan')):.2f}")
+
+
+def write_json_atomic(path, data):
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(data, f, indent=2, default=float)
+    os.replace(path + '.tmp', path)
 
 
 if __name__ == '__main__':
