@@ -84,6 +84,7 @@ class FERVideoDataset(BaseActionDataset):
         self.val_ratio = val_ratio
         self.val_seed = int(val_seed)
         self.subset = subset
+        self.skipped: List[str] = []  # paths dropped by missing='skip' at the last load
         super().__init__(
             ann_file, pipeline=pipeline, data_prefix=data_prefix, num_classes=num_classes,
             **kwargs)

@@ -29,9 +29,9 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Write the list file "<frame folder> <label> <subject>" of BU-4DFE '
-        '(ROOT/<subject>/<expression>/<frames>.jpg) for BU3DFEDataset and its '
-        'subject-independent folds. Paths are written relative to ROOT; use data_root=ROOT.')
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
+        description='Write the list file of BU-4DFE sequences for BU3DFEDataset (layout '
+        'and format below).')
     parser.add_argument('root', help='BU-4DFE root: one folder per subject (F001, M001, ...), '
                         'each with one folder of frames per expression')
     parser.add_argument('out_list', help='list file to write (refused if it exists, see '

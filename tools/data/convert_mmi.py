@@ -42,10 +42,9 @@ SUBJECT_ATTRS = ('subject', 'subjectid', 'subject_id')
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Write the list file "<video> <label> <subject>" of MMI videos '
-        '(ROOT/<session>/<name>.avi with <name>-oao_aucs.xml beside it) for MMIDataset. Labels '
-        'come from --labels; subjects from the XML if it has one, else from --labels. Paths are '
-        'written relative to ROOT; use data_root=ROOT.')
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
+        description='Write the list file of MMI videos for MMIDataset (layout and formats '
+        'below).')
     parser.add_argument('root', help='MMI root, e.g. the "Sessions" folder: one folder per '
                         'session holding <name>.avi and <name>-oao_aucs.xml')
     parser.add_argument('out_list', help='list file to write (refused if it exists, see '
