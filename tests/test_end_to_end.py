@@ -1,5 +1,6 @@
 """Whole-toolbox runs on generated DFEW-layout data: train → checkpoint → test → resume, the
 paper config, a 2-process CPU (gloo) run, and mmaction2's own shipped tools (plugin promise)."""
+import glob
 import os
 import os.path as osp
 import re
@@ -44,6 +45,10 @@ def test_train_checkpoint_test_resume(toy_root, tmp_path):
     war, uar = map(float, re.search(r'WAR \(acc/top1\): ([\d.]+)\s+UAR \(acc/mean1\): ([\d.]+)',
                                     out).groups())
     assert 0 <= war <= 100 and 0 <= uar <= 100
+    # per-class recall and the confusion matrix (PNG + numbers) land in the test run's log dir
+    assert 'fer/recall/Happy' in out and 'fer/recall/Fear' in out
+    for name in ('confusion_matrix.png', 'confusion_matrix.csv', 'fer_report.json'):
+        assert len(glob.glob(osp.join(work, '*', name))) == 1, name
 
     out = run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, '--resume',
                *data_options(toy_root, epochs=2)])

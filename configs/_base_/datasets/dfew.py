@@ -1,53 +1,9 @@
-# DFEW (official release layout, shared/DESIGN.md §4), one fold of the 5-fold protocol.
-dataset_type = 'DFEWDataset'
-data_root = 'data/DFEW'
-fold = 1
-
-snippet_sampling = dict(
-    type='SnippetSampling',
-    num_snippets=7,  # §4.2: 7 sub-videos
-    frames_per_snippet=5,  # §4.2: 5 frames sampled from each
-    snippet_len=15,  # §4.2: 15 frames each, overlapping by 5
-    snippet_stride=10,
-    unified_len=105,  # §4.2: every video unified to 105 frames
-    max_start=30)  # §4.2: start frame drawn from the first 30
-test_sampling = dict(snippet_sampling, test_mode=True, test_start=15,  # official test-time values
-                     test_offsets=(0, 3, 6, 9, 12))
-
-train_pipeline = [
-    dict(type='VideoOrFramesInit'),
-    snippet_sampling,
-    dict(type='VideoOrFramesDecode'),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),  # §4.2: 224×224 face crops
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='FormatShape', input_format='NCHW'),
-    dict(type='PackActionInputs')
-]
-test_pipeline = [
-    dict(type='VideoOrFramesInit'),
-    test_sampling,
-    dict(type='VideoOrFramesDecode'),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCHW'),
-    dict(type='PackActionInputs')
-]
+# DFEW, official release layout (shared/DESIGN.md §4): 7 classes, 5 folds.
+_base_ = ['./fer_base.py']
 
 train_dataloader = dict(
-    batch_size=8,  # §4.2: mini-batch 8
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, fold=fold, split='train',
-                 pipeline=train_pipeline))
+    dataset=dict(type='DFEWDataset', data_root='data/DFEW', fold=1,
+                 frames_dir='Clip/clip_224x224'))
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, fold=fold, split='test',
-                 pipeline=test_pipeline, test_mode=True))
-# WAR = acc/top1, UAR = acc/mean1 (mean per-class recall)
-test_evaluator = dict(type='AccMetric', metric_list=('top_k_accuracy', 'mean_class_accuracy'),
-                      metric_options=dict(top_k_accuracy=dict(topk=(1, ))))
-val_dataloader = None
-val_evaluator = None
+    dataset=dict(type='DFEWDataset', data_root='data/DFEW', fold=1,
+                 frames_dir='Clip/clip_224x224'))

@@ -1,0 +1,8 @@
+# EST-R18 on AFEW 8.0 (paper Table 4): the DFEW recipe with only the data part
+# and the class count changed.
+_base_ = [
+    '_base_/models/est_r18.py', '_base_/datasets/afew.py',
+    '_base_/schedules/adam_cosine_160e.py', '_base_/default_runtime.py'
+]
+
+model = dict(cls_head=dict(num_classes=7))
