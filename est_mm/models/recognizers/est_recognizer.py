@@ -52,3 +52,12 @@ class ESTRecognizer(BaseRecognizer):
         if stage == 'neck':
             return x, kwargs
         return self.cls_head(x), kwargs
+
+    def forward_explain(self, inputs: torch.Tensor):
+        """Normalised clips [N, F, 3, H, W] (one view each) → (class logits [N, K], AA-SFE frame
+        weights [N, n, J], the decoder's attention over the snippets [N, n]). The inference API
+        and the ONNX export use this."""
+        x = self.frame_features(inputs.flatten(0, 1))
+        R, frame_weights = self.neck(x.view(inputs.shape[0], -1, x.shape[-1]), return_weights=True)
+        T, snippet_attention = self.cls_head.encode(R)
+        return self.cls_head.classifier(T), frame_weights, snippet_attention

@@ -1,0 +1,179 @@
+"""Predict expressions with a trained EST: load a config and checkpoint once, then run on a video
+file, a frame folder or an in-memory array of (face-crop) frames, with sliding windows over long
+videos, returning class probabilities, the AA-SFE frame weights and the snippet attention."""
+import os.path as osp
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+
+from mmaction.registry import DATASETS, MODELS, TRANSFORMS
+from mmaction.utils import register_all_modules
+from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
+
+FrameSource = Union[str, np.ndarray, Sequence[np.ndarray]]
+
+
+@dataclass
+class WindowResult:
+    """One EST window: frames [start, end) of the source, its 35 sampled frames and the outputs."""
+    start: int
+    end: int
+    frame_inds: List[int]
+    scores: List[float]
+    label: int
+    label_name: str
+    frame_weights: List[List[float]]  # [n snippets][J frames], AA-SFE weights, rows sum to 1
+    snippet_attention: List[float]  # [n], the decoder's cross-attention, sums to 1
+    start_time: Optional[float] = None
+    end_time: Optional[float] = None
+
+
+@dataclass
+class VideoResult:
+    """Whole-source prediction (mean of the window probabilities) plus the per-window timeline."""
+    source: str
+    num_frames: int
+    fps: Optional[float]
+    classes: List[str]
+    scores: List[float]
+    label: int
+    label_name: str
+    windows: List[WindowResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _test_step(pipeline, type_name):
+    for step in pipeline:
+        if step['type'] == type_name:
+            return dict(step)
+    return None
+
+
+class ESTInferencer:
+    """Loads ``config`` + ``checkpoint`` once; :meth:`__call__` predicts on one source.
+
+    Args:
+        config: config file or Config (its test pipeline gives the sampling and frame size).
+        checkpoint: checkpoint file (loaded with torch's safe loading), or None for random weights.
+        device: 'cpu', 'cuda', ... (default: cuda when available).
+        window: frames per EST window (default: the sampler's unified length, 105).
+        stride: frames between window starts (default: half a window).
+        batch_size: windows per forward pass.
+    """
+
+    def __init__(self, config, checkpoint: Optional[str] = None, device: Optional[str] = None,
+                 window: Optional[int] = None, stride: Optional[int] = None,
+                 batch_size: int = 8):
+        register_all_modules()
+        cfg = config if isinstance(config, Config) else Config.fromfile(config)
+        self.cfg = cfg
+        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.model = MODELS.build(cfg.model)
+        meta = {}
+        if checkpoint is not None:
+            meta = load_checkpoint(self.model, checkpoint, map_location='cpu').get('meta', {})
+        self.model.to(self.device).eval()
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        sampling = _test_step(pipeline, 'SnippetSampling')
+        if sampling is None:
+            raise ValueError('the config\'s test pipeline has no SnippetSampling step')
+        sampling['test_mode'] = True
+        self.sampler = TRANSFORMS.build(sampling)
+        resize = _test_step(pipeline, 'Resize')
+        self.size = tuple(resize['scale']) if resize else None  # (w, h)
+        self.window = int(window or self.sampler.unified_len)
+        self.stride = int(stride or max(1, self.window // 2))
+        if self.window < 1 or self.stride < 1:
+            raise ValueError(f'window and stride must be >= 1, got {self.window}, {self.stride}')
+        self.batch_size = batch_size
+        self.classes = self._class_names(meta, cfg)
+
+    def _class_names(self, meta, cfg) -> List[str]:
+        classes = (meta.get('dataset_meta') or {}).get('classes')
+        if not classes:
+            dataset_cls = DATASETS.get(cfg.test_dataloader.dataset.type)
+            classes = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+        num = self.model.cls_head.num_classes
+        if not classes or len(classes) != num:
+            classes = [str(i) for i in range(num)]
+        return list(classes)
+
+    def windows(self, num_frames: int) -> List[tuple]:
+        """[start, end) frame ranges covering ``num_frames`` (one window if the video is short;
+        the last window ends at the last frame)."""
+        if num_frames <= self.window:
+            return [(0, num_frames)]
+        starts = list(range(0, num_frames - self.window + 1, self.stride))
+        if starts[-1] + self.window < num_frames:
+            starts.append(num_frames - self.window)
+        return [(s, s + self.window) for s in starts]
+
+    def _open(self, source: FrameSource, fps: Optional[float]):
+        """→ (name, total frames, fps, read(indices) → list of RGB frames)."""
+        if isinstance(source, str):
+            key = 'frame_dir' if osp.isdir(source) else 'filename'
+            results = VideoOrFramesInit().transform({key: source})
+            decode = VideoOrFramesDecode()
+            if fps is None and 'video_reader' in results:
+                fps = float(results['video_reader'].get_avg_fps())
+
+            def read(indices):
+                out = decode.transform(dict(results, frame_inds=np.asarray(indices)))
+                return out['imgs']
+            return source, results['total_frames'], fps, read
+        frames = source if isinstance(source, np.ndarray) else list(source)
+        if len(frames) == 0:
+            raise ValueError('no frames given')
+        return '<array>', len(frames), fps, lambda indices: [frames[i] for i in indices]
+
+    def _to_inputs(self, clips: List[List[np.ndarray]]) -> torch.Tensor:
+        batch = []
+        for clip in clips:
+            imgs = []
+            for img in clip:
+                img = np.asarray(img)
+                if img.ndim == 2:
+                    img = np.repeat(img[..., None], 3, axis=2)
+                img = img[..., :3]
+                if self.size is not None and (img.shape[1], img.shape[0]) != self.size:
+                    img = cv2.resize(img, self.size, interpolation=cv2.INTER_LINEAR)
+                imgs.append(img)
+            batch.append(torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2))  # [F, 3, H, W]
+        data = self.model.data_preprocessor(dict(inputs=batch, data_samples=None), False)
+        return data['inputs'].to(self.device)
+
+    @torch.no_grad()
+    def __call__(self, source: FrameSource, fps: Optional[float] = None) -> VideoResult:
+        """Predict on a video file, a frame folder or frames ([T, H, W, 3] uint8 RGB)."""
+        name, total, fps, read = self._open(source, fps)
+        spans = self.windows(total)
+        results = []
+        for i in range(0, len(spans), self.batch_size):
+            chunk = spans[i:i + self.batch_size]
+            inds = [s + self.sampler.to_original(self.sampler.unified_indices().ravel(), e - s)
+                    for s, e in chunk]
+            needed = np.unique(np.concatenate(inds))
+            frames = dict(zip(needed.tolist(), read(needed)))
+            logits, weights, attn = self.model.forward_explain(
+                self._to_inputs([[frames[j] for j in ind.tolist()] for ind in inds]))
+            probs = logits.softmax(-1).cpu().numpy()
+            for (s, e), ind, p, w, a in zip(chunk, inds, probs, weights.cpu().numpy(),
+                                            attn.cpu().numpy()):
+                label = int(p.argmax())
+                results.append(WindowResult(
+                    start=s, end=e, frame_inds=ind.tolist(), scores=p.tolist(), label=label,
+                    label_name=self.classes[label], frame_weights=w.tolist(),
+                    snippet_attention=a.tolist(),
+                    start_time=s / fps if fps else None, end_time=e / fps if fps else None))
+        overall = np.mean([r.scores for r in results], axis=0)
+        label = int(overall.argmax())
+        return VideoResult(source=name, num_frames=total, fps=fps, classes=self.classes,
+                           scores=overall.tolist(), label=label, label_name=self.classes[label],
+                           windows=results)
