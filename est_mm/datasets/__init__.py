@@ -9,14 +9,14 @@ from .holdout import stratified_holdout
 from .mafw_dataset import MAFW_CLASSES, MAFWDataset, mafw_split_file
 from .mmi_dataset import MMIDataset
 from .subject_fold_dataset import SubjectFoldDataset, subject_folds
-from .transforms import (SnippetSampling, VideoOrFramesDecode, VideoOrFramesInit, list_frames,
-                         natural_frame_key)
+from .transforms import (SnippetSampling, VideoOrFramesDecode, VideoOrFramesInit, ZeroFillFrames,
+                         list_frames, natural_frame_key)
 
 __all__ = [
     'AFEW_CLASSES', 'AFEWDataset', 'BASIC6_ALIASES', 'BASIC6_CLASSES', 'BU3DFEDataset',
     'DFEW_CLASSES', 'DFEWDataset', 'FERV39K_CLASSES', 'FERV39kDataset', 'FERVideoDataset',
     'ListEntry', 'MAFW_CLASSES', 'MAFWDataset', 'MMIDataset', 'SnippetSampling',
-    'SubjectFoldDataset', 'VideoOrFramesDecode', 'VideoOrFramesInit', 'basic6_name',
-    'dfew_split_csv', 'ferv39k_split_file', 'list_frames', 'mafw_split_file',
+    'SubjectFoldDataset', 'VideoOrFramesDecode', 'VideoOrFramesInit', 'ZeroFillFrames',
+    'basic6_name', 'dfew_split_csv', 'ferv39k_split_file', 'list_frames', 'mafw_split_file',
     'natural_frame_key', 'stratified_holdout', 'subject_folds'
 ]

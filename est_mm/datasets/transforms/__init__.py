@@ -1,8 +1,9 @@
 """Data transforms for expression snippets: loading videos or frame folders, snippet sampling."""
 from .loading import VideoOrFramesDecode, VideoOrFramesInit, list_frames, natural_frame_key
+from .missing_frames import ZeroFillFrames
 from .snippet_sampling import SnippetSampling
 
 __all__ = [
-    'SnippetSampling', 'VideoOrFramesDecode', 'VideoOrFramesInit', 'list_frames',
+    'SnippetSampling', 'VideoOrFramesDecode', 'VideoOrFramesInit', 'ZeroFillFrames', 'list_frames',
     'natural_frame_key'
 ]

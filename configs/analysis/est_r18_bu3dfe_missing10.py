@@ -1,0 +1,20 @@
+# Paper Table 9 is measured on BU-3DFE: est_r18_bu3dfe.py with the middle `missing_frames` of the
+# 35 sampled frames zeroed at test time. Other counts:
+#   --cfg-options test_dataloader.dataset.pipeline.3.num_frames=20
+# Without SSOP: --cfg-options model.cls_head.ssop_loss_weight=0 (checkpoint trained so).
+_base_ = ['../est_r18_bu3dfe.py']
+
+missing_frames = 10
+
+test_pipeline = [
+    dict(type='VideoOrFramesInit'),
+    dict(type='SnippetSampling', num_snippets=7, frames_per_snippet=5, snippet_len=15,
+         snippet_stride=10, unified_len=105, max_start=30, test_mode=True, test_start=15,
+         test_offsets=(0, 3, 6, 9, 12)),
+    dict(type='VideoOrFramesDecode'),
+    dict(type='ZeroFillFrames', num_frames=missing_frames, position='middle'),  # index 3
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCHW'),
+    dict(type='PackActionInputs')
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
