@@ -17,3 +17,17 @@ BASIC6_ALIASES: Dict[str, str] = {
 def basic6_name(name: str) -> Optional[str]:
     """The class name in :data:`BASIC6_CLASSES` that ``name`` spells (any case), else None."""
     return BASIC6_ALIASES.get(name.strip().lower())
+
+
+NEUTRAL_ALIASES = ('neutral', 'ne', 'neutrality')
+
+
+def emotion_key(name: str) -> str:
+    """A spelling-independent key for an expression name: the basic six and neutral by their
+    synonyms (``happiness`` and ``Happy`` → ``'happy'``, ``NE`` → ``'neutral'``), any other
+    name lower-cased. Used to match the classes of two datasets by name."""
+    key = str(name).strip().lower()
+    basic = BASIC6_ALIASES.get(key)
+    if basic is not None:
+        return basic.lower()
+    return 'neutral' if key in NEUTRAL_ALIASES else key

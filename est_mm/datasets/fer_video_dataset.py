@@ -1,10 +1,12 @@
 import os.path as osp
 import warnings
+from collections import Counter
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 from mmaction.utils import ConfigType
+from .emotion_names import emotion_key
 from .holdout import check_holdout_args, stratified_holdout
 
 SOURCES = ('frames', 'videos')
@@ -26,6 +28,37 @@ def check_choice(owner: str, arg: str, value, choices: Sequence) -> None:
         names = [repr(c) for c in choices]
         text = names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' or ' + names[-1]
         raise ValueError(f'{owner}: {arg} must be {text}, got {value!r}')
+
+
+def class_mapping(source: Sequence[str], target: Sequence[str],
+                  class_map: Optional[Dict[str, Optional[str]]] = None,
+                  owner: str = 'class_mapping') -> List[Optional[int]]:
+    """For each source class name, the index of the target class it is (None: no counterpart).
+
+    Names match case-insensitively and through the usual synonyms (:func:`emotion_key`:
+    ``happiness`` = ``Happy``, ``NE`` = ``Neutral``). ``class_map`` (source name → target name,
+    or None to drop the class) overrides the match for the names it lists; its keys and values
+    match the same way, and a value that is no target class is an error.
+    """
+    lookup = {}
+    for i, name in enumerate(target):
+        key = emotion_key(name)
+        if key in lookup:
+            raise ValueError(f'{owner}: target classes {target[lookup[key]]!r} and {name!r} are '
+                             f'the same class')
+        lookup[key] = i
+    overrides = {}
+    for src, dst in (class_map or {}).items():
+        if dst is not None and emotion_key(dst) not in lookup:
+            raise ValueError(f'{owner}: class_map maps {src!r} to {dst!r}, which is not one of '
+                             f'the target classes {", ".join(target)}')
+        overrides[emotion_key(src)] = None if dst is None else lookup[emotion_key(dst)]
+    unknown = set(overrides) - {emotion_key(n) for n in source}
+    if unknown:
+        raise ValueError(f'{owner}: class_map names {", ".join(sorted(unknown))}, not among the '
+                         f'dataset\'s classes {", ".join(source)}')
+    return [overrides[emotion_key(n)] if emotion_key(n) in overrides else
+            lookup.get(emotion_key(n)) for n in source]
 
 
 @DATASETS.register_module()
@@ -58,6 +91,16 @@ class FERVideoDataset(BaseActionDataset):
         subset (str, optional): None keeps the whole list; ``'val'`` keeps the held-out part and
             ``'train'`` the rest (see :func:`~est_mm.datasets.holdout.stratified_holdout`). The
             split is made on the list as written, before missing files are dropped.
+        target_classes (Sequence[str], optional): Cross-dataset testing (paper Table 11): the
+            class names of the *model*, in its index order (e.g. DFEW's for a DFEW-trained model
+            tested on AFEW). Each sample's label is re-indexed by name (see
+            :func:`class_mapping`); samples of classes with no counterpart are dropped with one
+            warning counting them per class (also in ``self.unmapped``). The dataset's metainfo
+            then names the target classes (so the evaluators do) and keeps its own under
+            ``source_classes``. Defaults to None (labels as listed).
+        class_map (dict, optional): With ``target_classes``: explicit ``{dataset class name:
+            target class name or None}`` for names that do not match by themselves (None drops
+            the class). Defaults to None.
         **kwargs: Passed to :class:`mmaction.datasets.BaseActionDataset` (``data_root``,
             ``metainfo``, ``test_mode``, ``lazy_init``, ...).
     """
@@ -74,6 +117,8 @@ class FERVideoDataset(BaseActionDataset):
                  val_ratio: float = 0.0,
                  val_seed: int = 0,
                  subset: Optional[str] = None,
+                 target_classes: Optional[Sequence[str]] = None,
+                 class_map: Optional[Dict[str, Optional[str]]] = None,
                  **kwargs) -> None:
         owner = type(self).__name__
         if missing not in (None, 'error', 'skip'):
@@ -85,17 +130,70 @@ class FERVideoDataset(BaseActionDataset):
         self.val_seed = int(val_seed)
         self.subset = subset
         self.skipped: List[str] = []  # paths dropped by missing='skip' at the last load
+        if class_map is not None and target_classes is None:
+            raise ValueError(f'{owner}: class_map needs target_classes (the model\'s class '
+                             f'names)')
+        if target_classes is not None and (isinstance(target_classes, str)
+                                           or not len(target_classes)):
+            raise ValueError(f'{owner}: target_classes must be a sequence of class names, '
+                             f'got {target_classes!r}')
+        self.target_classes = None if target_classes is None else tuple(target_classes)
+        self.class_map = dict(class_map) if class_map is not None else None
+        self.unmapped: Dict[str, int] = {}  # dropped samples per class (target_classes)
         super().__init__(
             ann_file, pipeline=pipeline, data_prefix=data_prefix, num_classes=num_classes,
             **kwargs)
+        self._use_target_metainfo()
+
+    @property
+    def source_classes(self) -> Optional[Tuple[str, ...]]:
+        """The class names the list's labels refer to: the metainfo's, or with
+        ``target_classes`` the dataset's own (``metainfo['source_classes']``)."""
+        classes = self._metainfo.get('source_classes') or self._metainfo.get('classes')
+        return tuple(classes) if classes else None
 
     @property
     def known_num_classes(self) -> Optional[int]:
-        """``num_classes`` if given, else the number of class names in the metainfo."""
+        """``num_classes`` if given, else the number of the list's class names."""
         if self.num_classes is not None:
             return int(self.num_classes)
-        classes = self.metainfo.get('classes')
+        classes = self.source_classes
         return len(classes) if classes else None
+
+    def _use_target_metainfo(self) -> None:
+        """With ``target_classes``: metainfo ``classes`` = the target names, the dataset's own
+        names kept as ``source_classes``."""
+        if self.target_classes is None or self._metainfo.get('source_classes'):
+            return
+        source = self.source_classes
+        if not source:
+            raise ValueError(f'{type(self).__name__}: target_classes needs the dataset\'s own '
+                             f'class names (metainfo=dict(classes=(...)))')
+        self._metainfo['source_classes'] = source
+        self._metainfo['classes'] = self.target_classes
+
+    def map_to_target(self, entries: List[ListEntry]) -> List[ListEntry]:
+        """Re-index the entries' labels onto ``target_classes``; drop (and count) the rest."""
+        owner = type(self).__name__
+        source = self.source_classes
+        if not source:
+            raise ValueError(f'{owner}: target_classes needs the dataset\'s own class names '
+                             f'(metainfo=dict(classes=(...)))')
+        mapping = class_mapping(source, self.target_classes, self.class_map, owner)
+        kept, dropped = [], Counter()
+        for e in entries:
+            new = mapping[e.label]
+            if new is None:
+                dropped[source[e.label]] += 1
+            else:
+                kept.append(e._replace(label=new))
+        self.unmapped = dict(dropped)
+        if dropped:
+            counts = ', '.join(f'{name}: {n}' for name, n in dropped.items())
+            warnings.warn(f'{owner}: dropped {sum(dropped.values())} of {len(entries)} samples '
+                          f'whose class has no counterpart among the target classes '
+                          f'{", ".join(self.target_classes)} ({counts})')
+        return kept
 
     # ------------------------------------------------------------ reading lists
 
@@ -141,7 +239,7 @@ class FERVideoDataset(BaseActionDataset):
     def label_index(self, name: str, where: str) -> int:
         """0-based index of the class called ``name`` (any case, or a ``LABEL_ALIASES``
         spelling); ``ValueError`` naming ``where`` if there is none."""
-        classes = self.metainfo.get('classes')
+        classes = self.source_classes
         if not classes:
             raise ValueError(f'{type(self).__name__}: give the class names with '
                              f'metainfo=dict(classes=(...)) to read label names')
@@ -202,7 +300,10 @@ class FERVideoDataset(BaseActionDataset):
 
     def load_data_list(self) -> List[dict]:
         data_list, skipped = [], []
-        for entry in self.list_entries():
+        entries = self.list_entries()
+        if self.target_classes is not None:
+            entries = self.map_to_target(entries)
+        for entry in entries:
             if self.missing is not None and not self.entry_exists(entry):
                 if self.missing == 'error':
                     raise FileNotFoundError(
@@ -218,4 +319,5 @@ class FERVideoDataset(BaseActionDataset):
             warnings.warn(f'{type(self).__name__}: skipped {len(skipped)} of '
                           f'{len(skipped) + len(data_list)} videos listed in {self.ann_file} '
                           f'whose {what} is missing (first: {skipped[0].path})')
+        self._use_target_metainfo()
         return self._check_nonempty(data_list)
