@@ -149,22 +149,32 @@ class ESTInferencer:
         data = self.model.data_preprocessor(dict(inputs=batch, data_samples=None), False)
         return data['inputs'].to(self.device)
 
-    @torch.no_grad()
+    def window_indices(self, num_frames: int) -> List[tuple]:
+        """For each window: (start, end, the 35 sampled frame indices of the source)."""
+        unified = self.sampler.unified_indices().ravel()
+        return [(s, e, s + self.sampler.to_original(unified, e - s))
+                for s, e in self.windows(num_frames)]
+
     def __call__(self, source: FrameSource, fps: Optional[float] = None) -> VideoResult:
         """Predict on a video file, a frame folder or frames ([T, H, W, 3] uint8 RGB)."""
         name, total, fps, read = self._open(source, fps)
-        spans = self.windows(total)
+        return self.predict(read, total, fps, name)
+
+    @torch.no_grad()
+    def predict(self, read, num_frames: int, fps: Optional[float] = None,
+                name: str = '<frames>') -> VideoResult:
+        """Predict from ``read(indices) → list of RGB frames`` over a source of ``num_frames``;
+        only the sampled frames are read (e.g. face crops made for just those frames)."""
         results = []
+        spans = self.window_indices(num_frames)
         for i in range(0, len(spans), self.batch_size):
             chunk = spans[i:i + self.batch_size]
-            inds = [s + self.sampler.to_original(self.sampler.unified_indices().ravel(), e - s)
-                    for s, e in chunk]
-            needed = np.unique(np.concatenate(inds))
+            needed = np.unique(np.concatenate([ind for _, _, ind in chunk]))
             frames = dict(zip(needed.tolist(), read(needed)))
             logits, weights, attn = self.model.forward_explain(
-                self._to_inputs([[frames[j] for j in ind.tolist()] for ind in inds]))
+                self._to_inputs([[frames[j] for j in ind.tolist()] for _, _, ind in chunk]))
             probs = logits.softmax(-1).cpu().numpy()
-            for (s, e), ind, p, w, a in zip(chunk, inds, probs, weights.cpu().numpy(),
+            for (s, e, ind), p, w, a in zip(chunk, probs, weights.cpu().numpy(),
                                             attn.cpu().numpy()):
                 label = int(p.argmax())
                 results.append(WindowResult(
@@ -174,6 +184,6 @@ class ESTInferencer:
                     start_time=s / fps if fps else None, end_time=e / fps if fps else None))
         overall = np.mean([r.scores for r in results], axis=0)
         label = int(overall.argmax())
-        return VideoResult(source=name, num_frames=total, fps=fps, classes=self.classes,
+        return VideoResult(source=name, num_frames=num_frames, fps=fps, classes=self.classes,
                            scores=overall.tolist(), label=label, label_name=self.classes[label],
                            windows=results)

@@ -1,0 +1,124 @@
+"""Pictures of a prediction: a timeline of class probabilities with the snippet attention marked
+(in the spirit of paper Fig. 9), and an annotated copy of the video (face box + current label)."""
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .inference import VideoResult
+
+
+def snippet_spans(window, num_snippets: int = 7, snippet_len: int = 15, stride: int = 10,
+                  start: int = 15, unified_len: int = 105):
+    """Frame ranges [a, b) of the source covered by each snippet of a window (test sampling)."""
+    length = window.end - window.start
+    spans = []
+    for i in range(num_snippets):
+        a = start + i * stride
+        lo = window.start + (a * length) // unified_len
+        hi = window.start + max(((a + snippet_len) * length) // unified_len, lo - window.start + 1)
+        spans.append((lo, min(hi, window.end)))
+    return spans
+
+
+def plot_timeline(result: VideoResult, path: str, sampler=None, title: Optional[str] = None):
+    """Writes a PNG: top, each class's probability per window over time (overall label in the
+    title); bottom, the snippet attention of every window painted over the frames it covers."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fps = result.fps or 1.0
+    unit = 's' if result.fps else 'frame'
+    kw = {}
+    if sampler is not None:
+        kw = dict(num_snippets=sampler.num_snippets, snippet_len=sampler.snippet_len,
+                  stride=sampler.snippet_stride, start=sampler.test_start,
+                  unified_len=sampler.unified_len)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
+                                  gridspec_kw=dict(height_ratios=[3, 1.3]))
+    centres = np.array([(w.start + w.end) / 2 / fps for w in result.windows])
+    scores = np.array([w.scores for w in result.windows])
+    colours = plt.cm.tab10(np.arange(len(result.classes)) % 10)
+    for k, name in enumerate(result.classes):
+        ax.plot(centres, scores[:, k], '-o' if len(centres) < 40 else '-', ms=4, lw=1.8,
+                color=colours[k], label=name)
+    for w in result.windows:
+        ax.axvspan(w.start / fps, w.end / fps, color=colours[w.label], alpha=0.04, lw=0)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel('probability')
+    ax.legend(ncol=min(len(result.classes), 6), fontsize=8, loc='upper right', framealpha=0.8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or f'{osp.basename(result.source)}: {result.label_name} '
+                 f'({100 * max(result.scores):.0f} %) — {len(result.windows)} window(s)')
+    # snippet attention: one row per window, each snippet's weight over the frames it covers
+    total = max(result.num_frames, 1)
+    heat = np.full((len(result.windows), total), np.nan)
+    for r, w in enumerate(result.windows):
+        for (a, b), att in zip(snippet_spans(w, **kw), w.snippet_attention):
+            heat[r, a:b] = np.fmax(heat[r, a:b], att)
+    im = ax2.imshow(heat, aspect='auto', cmap='magma', interpolation='nearest',
+                    extent=(0, total / fps, len(result.windows), 0), vmin=0,
+                    vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
+    ax2.set_ylabel('window')
+    ax2.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax2.set_xlabel(f'time ({unit})')
+    ax2.set_title('decoder attention over the 7 snippets of each window', fontsize=9)
+    fig.colorbar(im, ax=ax2, fraction=0.03, pad=0.01)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path + '.tmp.png', dpi=110)
+    plt.close(fig)
+    os.replace(path + '.tmp.png', path)
+    return path
+
+
+def frame_labels(result: VideoResult) -> list:
+    """The label shown at each frame: that of the window whose centre is nearest."""
+    centres = np.array([(w.start + w.end) / 2 for w in result.windows])
+    idx = np.abs(np.arange(result.num_frames)[:, None] - centres[None]).argmin(1)
+    return [result.windows[i] for i in idx]
+
+
+def write_annotated_video(frames, path: str, fps: float, boxes: Optional[Sequence] = None,
+                          labels: Optional[Sequence[str]] = None):
+    """Writes RGB ``frames`` (an iterable of HxWx3 uint8) as H.264 MP4 (PyAV) with the face box
+    and the current label drawn on each frame."""
+    import av
+    import cv2
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp.mp4'
+    container = av.open(tmp, mode='w')
+    stream = None
+    try:
+        for i, frame in enumerate(frames):
+            frame = np.ascontiguousarray(frame)
+            if stream is None:
+                stream = container.add_stream('libx264', rate=max(1, int(round(fps))))
+                stream.width, stream.height = frame.shape[1] // 2 * 2, frame.shape[0] // 2 * 2
+                stream.pix_fmt = 'yuv420p'
+            img = frame[:stream.height, :stream.width].copy()
+            if boxes is not None and boxes[i] is not None:
+                x1, y1, x2, y2 = [int(round(v)) for v in boxes[i][:4]]
+                cv2.rectangle(img, (x1, y1), (x2, y2), (0, 255, 0), 2)
+                anchor = (x1, max(18, y1 - 6))
+            else:
+                anchor = (8, 24)
+            if labels is not None:
+                cv2.putText(img, labels[i], anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4)
+                cv2.putText(img, labels[i], anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                            (255, 255, 255), 2)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format='rgb24')):
+                container.mux(packet)
+        if stream is None:
+            raise ValueError(f'{path}: no frames to write')
+        for packet in stream.encode():
+            container.mux(packet)
+    except BaseException:
+        container.close()
+        os.remove(tmp)
+        raise
+    container.close()
+    os.replace(tmp, path)
+    return path
