@@ -1,0 +1,22 @@
+"""High-level APIs. Face preprocessing of raw videos: :mod:`.faces`, :mod:`.face_detectors`."""
+from .face_detectors import FACE_DETECTORS  # noqa: F401
+from .face_detectors import FaceDetector  # noqa: F401
+from .face_detectors import RetinaFaceDetector  # noqa: F401
+from .face_detectors import YuNetDetector  # noqa: F401
+from .face_detectors import build_face_detector  # noqa: F401
+from .faces import ArrayFrames  # noqa: F401
+from .faces import FaceTrack  # noqa: F401
+from .faces import NoFaceError  # noqa: F401
+from .faces import VideoFrames  # noqa: F401
+from .faces import VideoReadError  # noqa: F401
+from .faces import crop_face  # noqa: F401
+from .faces import crop_main_face  # noqa: F401
+from .faces import detect_video  # noqa: F401
+from .faces import extract_faces  # noqa: F401
+from .faces import extract_video_faces  # noqa: F401
+from .faces import find_videos  # noqa: F401
+from .faces import format_extract_summary  # noqa: F401
+from .faces import iter_face_crops  # noqa: F401
+from .faces import open_frames  # noqa: F401
+from .faces import read_video  # noqa: F401
+from .faces import track_main_face  # noqa: F401
