@@ -386,11 +386,22 @@ def track_main_face(detections: Sequence[Optional[np.ndarray]], smooth: int = 5,
         examined = sum(d is not None for d in detections)
         raise NoFaceError(f'{name}: no face found in any of the {examined} examined frames '
                           f'(of {num_frames})')
-    areas = [sum(float(np.prod(np.clip(row[2:4] - row[:2], 0, None))) for _, row in tr)
-             for tr in tracks]
-    main = tracks[int(np.argmax(areas))]
-    frames = np.array([t for t, _ in main])
-    rows = np.stack([row for _, row in main]).astype(np.float64)
+    main = max(tracks, key=track_area)
+    return fill_track(main, num_frames, smooth, name)
+
+
+def track_area(track: Sequence[Tuple[int, np.ndarray]]) -> float:
+    """Sum of the box areas of a linked track (how big and how persistent a face is)."""
+    return sum(float(np.prod(np.clip(row[2:4] - row[:2], 0, None))) for _, row in track)
+
+
+def fill_track(track: Sequence[Tuple[int, np.ndarray]], num_frames: int, smooth: int = 5,
+               name: str = '<video>') -> FaceTrack:
+    """A :class:`FaceTrack` over frames ``0..num_frames-1`` from one track's detections
+    ``[(frame, row [15])]``: box centre, size and landmarks linearly interpolated between
+    detections (held before the first and after the last), then smoothed over ``smooth`` frames."""
+    frames = np.array([t for t, _ in track])
+    rows = np.stack([row for _, row in track]).astype(np.float64)
     params = np.hstack([(rows[:, :2] + rows[:, 2:4]) / 2, rows[:, 2:4] - rows[:, :2],
                         rows[:, 5:15]])   # cx, cy, w, h, 10 landmark coordinates
     all_t = np.arange(num_frames)
