@@ -141,3 +141,36 @@ def track_faces(source: FrameSource, detector: Union[str, FaceDetector] = 'retin
         face.fps, face.frame_size = video.fps, (video.height, video.width)
         out.append(PersonFaceTrack(new_id, tr.first, tr.last, face))
     return out, dets
+
+
+def shift_result(result, offset: int):
+    """Moves a per-person :class:`VideoResult` (frames counted from the person's first frame)
+    onto the video's frame numbers and times."""
+    for w in result.windows:
+        w.start, w.end = w.start + offset, w.end + offset
+        w.frame_inds = [i + offset for i in w.frame_inds]
+        if result.fps:
+            w.start_time, w.end_time = w.start / result.fps, w.end / result.fps
+    return result
+
+
+def predict_person(frames, person: PersonFaceTrack, inferencer, size: int = 224,
+                   margin: float = 1.25, align: bool = False,
+                   timings: Optional[Dict[str, float]] = None):
+    """EST over one person's span: crops only the sampled frames along the person's box, runs
+    the sliding windows and returns a :class:`VideoResult` on the video's frame numbers."""
+    from .faces import crop_face
+    video = open_frames(frames)
+    length = person.last - person.first + 1
+    needed = np.unique(np.concatenate([ind for _, _, ind in inferencer.window_indices(length)]))
+    tic = time.perf_counter()
+    images = video.get([person.first + int(i) for i in needed])
+    face = person.face
+    crops = {int(i): crop_face(img, face.boxes[i], size, margin, face.landmarks[i], align)
+             for i, img in zip(needed, images)}
+    if timings is not None:
+        timings['crop'] = timings.get('crop', 0.0) + time.perf_counter() - tic
+    result = inferencer.predict(lambda idx: [crops[int(i)] for i in idx], length, video.fps,
+                                name=video.path)
+    result.num_frames = video.num_frames
+    return shift_result(result, person.first)

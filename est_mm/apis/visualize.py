@@ -82,11 +82,15 @@ def frame_labels(result: VideoResult) -> list:
 
 
 def write_annotated_video(frames, path: str, fps: float, boxes: Optional[Sequence] = None,
-                          labels: Optional[Sequence[str]] = None):
-    """Writes RGB ``frames`` (an iterable of HxWx3 uint8) as H.264 MP4 (PyAV) with the face box
-    and the current label drawn on each frame."""
+                          labels: Optional[Sequence[str]] = None,
+                          annotations: Optional[Sequence[Sequence]] = None):
+    """Writes RGB ``frames`` (an iterable of HxWx3 uint8) as H.264 MP4 (PyAV) with face boxes and
+    labels drawn: per frame either one ``boxes[i]`` + ``labels[i]``, or ``annotations[i]`` = a
+    list of ``(box or None, text)`` for every face shown in that frame."""
     import av
     import cv2
+    if annotations is None:
+        annotations = _Single(boxes, labels)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = path + '.tmp.mp4'
     container = av.open(tmp, mode='w')
@@ -99,16 +103,8 @@ def write_annotated_video(frames, path: str, fps: float, boxes: Optional[Sequenc
                 stream.width, stream.height = frame.shape[1] // 2 * 2, frame.shape[0] // 2 * 2
                 stream.pix_fmt = 'yuv420p'
             img = frame[:stream.height, :stream.width].copy()
-            if boxes is not None and boxes[i] is not None:
-                x1, y1, x2, y2 = [int(round(v)) for v in boxes[i][:4]]
-                cv2.rectangle(img, (x1, y1), (x2, y2), (0, 255, 0), 2)
-                anchor = (x1, max(18, y1 - 6))
-            else:
-                anchor = (8, 24)
-            if labels is not None:
-                cv2.putText(img, labels[i], anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4)
-                cv2.putText(img, labels[i], anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                            (255, 255, 255), 2)
+            for box, text in annotations[i]:
+                _draw(img, box, text, cv2)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format='rgb24')):
                 container.mux(packet)
         if stream is None:
@@ -122,3 +118,29 @@ def write_annotated_video(frames, path: str, fps: float, boxes: Optional[Sequenc
     container.close()
     os.replace(tmp, path)
     return path
+
+
+class _Single:
+    """``annotations`` view of one optional box and one optional label per frame."""
+
+    def __init__(self, boxes, labels):
+        self.boxes, self.labels = boxes, labels
+
+    def __getitem__(self, i):
+        box = self.boxes[i] if self.boxes is not None else None
+        if self.labels is None:
+            return [(box, None)] if box is not None else []
+        return [(box, self.labels[i])]
+
+
+def _draw(img: np.ndarray, box, text: Optional[str], cv2) -> None:
+    """A green box and white-on-black text above it (or at the top left without a box)."""
+    if box is not None:
+        x1, y1, x2, y2 = [int(round(v)) for v in box[:4]]
+        cv2.rectangle(img, (x1, y1), (x2, y2), (0, 255, 0), 2)
+        anchor = (x1, max(18, y1 - 6))
+    else:
+        anchor = (8, 24)
+    if text:
+        cv2.putText(img, text, anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4)
+        cv2.putText(img, text, anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
