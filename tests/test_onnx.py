@@ -1,0 +1,180 @@
+"""ONNX export (tools/deployment/export_onnx.py) and the onnxruntime backend (ONNXModel)."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import est_mm  # noqa: F401
+from est_mm.deploy import ONNXModel
+from est_mm.deploy.onnx_export import (max_abs_diffs, pytorch_outputs, sampling_settings,
+                                       synthetic_face_clips)
+from mmaction.registry import MODELS
+from mmaction.utils import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = 'configs/est_r18_toy.py'
+CLASSES = ['Happy', 'Sad', 'Neutral', 'Angry', 'Surprise', 'Disgust', 'Fear']
+OUTPUTS = ('scores', 'frame_weights', 'snippet_attention', 'logits')
+
+
+def export_tool(*args):
+    proc = subprocess.run([sys.executable, 'tools/deployment/export_onnx.py', *args], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def max_diff_line(output):
+    """{output name: value} from the tool's 'max abs diff:' line."""
+    line = [ln for ln in output.splitlines() if ln.startswith('max abs diff:')][-1]
+    return {k: float(v) for k, v in re.findall(r'(\w+) ([0-9.e+-]+|inf)', line)
+            if k in OUTPUTS}
+
+
+@pytest.fixture(scope='module')
+def model_and_checkpoint(tmp_path_factory):
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model).eval()
+    path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
+    torch.save({'meta': {'dataset_meta': {'classes': CLASSES}},
+                'state_dict': model.state_dict()}, path)
+    return model, path
+
+
+@pytest.fixture(scope='module')
+def exported(model_and_checkpoint, tmp_path_factory):
+    _, checkpoint = model_and_checkpoint
+    out = str(tmp_path_factory.mktemp('onnx') / 'est_toy.onnx')
+    rc, output = export_tool(CONFIG, checkpoint, '--out', out)
+    return rc, output, out
+
+
+@pytest.fixture(scope='module')
+def onnx_model(exported):
+    assert exported[0] == 0, exported[1]
+    return ONNXModel(exported[2], providers=['CPUExecutionProvider'])
+
+
+def test_export_verifies_within_tolerance(exported):
+    rc, output, out = exported
+    assert rc == 0, output
+    assert osp.isfile(out) and not [f for f in os.listdir(osp.dirname(out)) if f.endswith('.tmp')]
+    for kind in ('random', 'face'):
+        for batch in (1, 2):
+            assert f'{kind} clips, batch {batch}:' in output
+    diffs = max_diff_line(output)
+    assert set(diffs) == set(OUTPUTS) and all(v <= 1e-4 for v in diffs.values()), output
+    assert 'OK' in output
+
+
+def test_metadata_round_trips(onnx_model):
+    import onnx
+    sampler, sampling = sampling_settings(Config.fromfile(osp.join(ROOT, CONFIG)))
+    assert onnx_model.classes == CLASSES
+    assert onnx_model.frame_size == (64, 64)
+    assert onnx_model.sampling == sampling
+    assert onnx_model.sampling['test_offsets'] == [0, 3, 6, 9, 12]
+    assert onnx_model.num_frames == 35
+    assert onnx_model.mean == [0.0] * 3 and onnx_model.std == [255.0] * 3
+    proto = onnx.load(onnx_model.path, load_external_data=False)
+    (inp, ) = proto.graph.input
+    assert inp.name == 'clips'
+    assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == \
+        ['N', 35, 3, 64, 64]
+    # the backend samples exactly as the test pipeline does
+    for n in (1, 7, 40, 105, 300):
+        expected = sampler.to_original(sampler.unified_indices().ravel(), n)
+        np.testing.assert_array_equal(onnx_model.frame_indices(n), expected)
+
+
+@pytest.mark.parametrize('batch', [1, 3])
+def test_matches_pytorch_at_dynamic_batch(onnx_model, model_and_checkpoint, batch):
+    model, _ = model_and_checkpoint
+    sampler, _ = sampling_settings(Config.fromfile(osp.join(ROOT, CONFIG)))
+    clips = synthetic_face_clips(batch, sampler, (64, 64), seed=batch)  # uint8 [N, 35, H, W, 3]
+    expected = pytorch_outputs(model, clips)
+    scores, weights, attention, logits = onnx_model.forward_explain(clips, return_logits=True)
+    got = dict(scores=scores, frame_weights=weights, snippet_attention=attention, logits=logits)
+    assert scores.shape == (batch, 7) and weights.shape == (batch, 7, 5)
+    assert attention.shape == (batch, 7)
+    assert all(v <= 1e-4 for v in max_abs_diffs(expected, got).values())
+    np.testing.assert_allclose(scores.sum(1), 1, atol=1e-5)
+    # list of lists of frames gives the same as the array
+    listed = onnx_model.run([list(c) for c in clips])
+    for a, b in zip(listed, (scores, weights, attention)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_matches_est_inferencer_on_frames_of_another_size(onnx_model, model_and_checkpoint):
+    """Resize (cv2 INTER_LINEAR), sampling and normalisation agree with ESTInferencer."""
+    from est_mm.apis.inference import ESTInferencer
+    _, checkpoint = model_and_checkpoint
+    inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu')
+    frames = np.random.RandomState(0).randint(0, 256, (40, 48, 56, 3), dtype=np.uint8)
+    (window, ) = inferencer(frames).windows
+    inds = onnx_model.frame_indices(len(frames))
+    assert inds.tolist() == window.frame_inds
+    scores, weights, attention = onnx_model.run([[frames[i] for i in inds]])
+    np.testing.assert_allclose(scores[0], window.scores, atol=1e-4)
+    np.testing.assert_allclose(weights[0], window.frame_weights, atol=1e-4)
+    np.testing.assert_allclose(attention[0], window.snippet_attention, atol=1e-4)
+    assert inferencer.classes == onnx_model.classes
+
+
+def test_backend_runs_without_torch(onnx_model):
+    """onnx_backend.py loaded on its own, with torch made unimportable."""
+    backend = osp.join(ROOT, 'est_mm', 'deploy', 'onnx_backend.py')
+    code = (
+        "import sys, importlib.util, numpy as np\n"
+        "sys.modules['torch'] = None\n"
+        f"spec = importlib.util.spec_from_file_location('b', {backend!r})\n"
+        "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
+        f"m = b.ONNXModel({onnx_model.path!r})\n"
+        "p, w, a = m.run([[np.zeros((30, 30, 3), np.uint8)] * m.num_frames] * 2)\n"
+        "print(m.classes[int(p[0].argmax())], p.shape, w.shape, a.shape)\n")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert '(2, 7) (2, 7, 5) (2, 7)' in proc.stdout
+
+
+def test_refuses_to_overwrite(exported, model_and_checkpoint):
+    _, checkpoint = model_and_checkpoint
+    out = exported[2]
+    before = os.stat(out)
+    rc, output = export_tool(CONFIG, checkpoint, '--out', out)
+    assert rc == 1 and 'exists; pass --overwrite' in output
+    after = os.stat(out)
+    assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+
+
+def test_gate_fails_on_a_tampered_model(exported, model_and_checkpoint, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+    _, checkpoint = model_and_checkpoint
+    proto = onnx.load(exported[2])
+    (init, ) = [i for i in proto.graph.initializer if i.name.endswith('classifier.6.bias')]
+    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 0.5, init.name))
+    tampered = str(tmp_path / 'tampered.onnx')
+    onnx.save(proto, tampered)
+    rc, output = export_tool(CONFIG, checkpoint, '--out', tampered, '--verify-only',
+                             '--verify-clips', '1')
+    assert rc == 1, output
+    diffs = max_diff_line(output)
+    assert diffs['logits'] > 0.4 and diffs['frame_weights'] <= 1e-4, output
+    assert 'FAILED' in output
+
+
+def test_max_abs_diffs_flags_nan_and_shape():
+    ref = {k: np.zeros((2, 3), np.float32) for k in OUTPUTS}
+    bad = dict(ref, scores=np.full((2, 3), np.nan, np.float32), logits=np.zeros((1, 3)))
+    diffs = max_abs_diffs(ref, bad)
+    assert diffs['scores'] == float('inf') and diffs['logits'] == float('inf')
+    assert diffs['frame_weights'] == 0.0

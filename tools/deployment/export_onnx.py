@@ -1,0 +1,74 @@
+"""Export a trained EST model (config + checkpoint) to ONNX, then check it against PyTorch.
+
+The graph takes clips [N, 35, 3, H, W]: float32 RGB frames in 0-255, *not* normalised (the model's
+(x - mean) / std is inside the graph). It returns scores (softmax probabilities [N, K]),
+frame_weights (AA-SFE, [N, 7, 5]), snippet_attention ([N, 7]) and logits ([N, K]). The batch axis N
+is dynamic. The class names, frame size, mean/std and test-time snippet sampling are stored in the
+file's metadata, so est_mm.deploy.onnx_backend.ONNXModel can run it with onnxruntime alone.
+
+Verification runs random clips and real face clips (synthetic toy faces, or --verify-frames) at
+batch 1 and batch --verify-clips through ONNX Runtime and through PyTorch (the data_preprocessor
+and forward_explain). It prints the max abs difference of each output. The file is written
+(atomically) only when every difference is within --atol; otherwise the exit status is 1.
+
+example:
+  python tools/deployment/export_onnx.py configs/est_r18_dfew.py \\
+      work_dirs/est_r18_dfew/epoch_160.pth --out est_r18_dfew.onnx
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='model config, e.g. configs/est_r18_dfew.py')
+    parser.add_argument('checkpoint', help='trained checkpoint (.pth); loaded with torch\'s safe '
+                        '(weights_only) loading, every model parameter must be in it')
+    parser.add_argument('--out', metavar='FILE.onnx',
+                        help='output file (default: the checkpoint\'s path with .onnx)')
+    parser.add_argument('--opset', type=int, default=17, metavar='N',
+                        help='ONNX opset version (default: 17)')
+    parser.add_argument('--frame-size', type=int, nargs=2, metavar=('H', 'W'),
+                        help='frame height and width of the graph input (default: the test '
+                        'pipeline\'s Resize, e.g. 224 224). Frames of other sizes are resized '
+                        'to it by ONNXModel')
+    parser.add_argument('--batch', type=int, default=2, metavar='N',
+                        help='batch size of the dummy input used for tracing (default: 2); the '
+                        'exported batch axis is dynamic whatever N is')
+    parser.add_argument('--verify-clips', type=int, default=2, metavar='N',
+                        help='clips of each kind (random; synthetic faces) compared with PyTorch, '
+                        'at batch 1 and batch N (default: 2); 0 skips the verification')
+    parser.add_argument('--verify-frames', nargs='+', metavar='DIR_OR_VIDEO',
+                        help='frame folders or video files to verify on instead of the '
+                        'synthetic faces (one clip each, sampled as at test time)')
+    parser.add_argument('--atol', type=float, default=1e-4,
+                        help='largest allowed max abs difference per output (default: 1e-4)')
+    parser.add_argument('--verify-only', action='store_true',
+                        help='export nothing: verify the existing --out file against CONFIG + '
+                        'CHECKPOINT (metadata and outputs); exit 1 if it does not match')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace --out if it exists (default: refuse)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the random and synthetic verification clips (default: 0)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (as in tools/test.py)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from est_mm.deploy.onnx_export import export_and_verify
+    return export_and_verify(
+        args.config, args.checkpoint, out=args.out, opset=args.opset,
+        frame_size=args.frame_size, batch=args.batch, verify_clips=args.verify_clips,
+        verify_frames=args.verify_frames, atol=args.atol, overwrite=args.overwrite,
+        verify_only=args.verify_only, cfg_options=args.cfg_options, seed=args.seed)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
