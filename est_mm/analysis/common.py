@@ -73,10 +73,15 @@ def machine_info() -> dict:
                 torch=torch.__version__, python=platform.python_version())
     if torch.cuda.is_available():
         info['gpu'] = torch.cuda.get_device_name(0)
+    if hasattr(os, 'getloadavg'):
+        info['load_avg_1min'] = round(os.getloadavg()[0], 2)
     return info
 
 
 def machine_line(info: dict) -> str:
     gpu = f", GPU {info['gpu']}" if info.get('gpu') else ', no GPU'
+    load = (f"; load average {info['load_avg_1min']:.2f} when measured (other processes)"
+            if info.get('load_avg_1min') is not None else '')
     return (f"machine: {info['cpu']}, {info['cores']} cores (torch threads "
-            f"{info['torch_threads']}){gpu}; torch {info['torch']}, Python {info['python']}")
+            f"{info['torch_threads']}){gpu}; torch {info['torch']}, Python {info['python']}"
+            f"{load}")

@@ -1,0 +1,453 @@
+"""Side-by-side speed of EST and a backbone-only TSN baseline on the same 35 frames and batch,
+and of data loading + snippet sampling from frame folders and video files.
+
+What is measured (all medians over ``iters`` timed repetitions after ``warmup``):
+
+- training step: forward + loss, backward, and a step of the config's optimizer (Adam) on inputs
+  that are already normalised tensors [B, 35, 3, S, S] (the data preprocessor is left out for
+  both models), with the three parts timed separately;
+- inference: ``model(inputs, mode='predict')`` in eval mode without grad;
+- peak memory: each model runs in its own fresh subprocess. On CPU it is the growth of the
+  process's peak resident set (``getrusage`` ``ru_maxrss``) over its resident set just before
+  the measured steps — activations, gradients, Adam state and allocator caching, i.e. what a
+  training process needs beyond the loaded model and inputs; on CUDA it is
+  ``torch.cuda.max_memory_allocated`` (tensors only, model included);
+- loading: the config's test pipeline [VideoOrFramesInit, SnippetSampling, VideoOrFramesDecode,
+  Resize, FormatShape, PackActionInputs] per clip, per step, on generated clips (JPEG folders and
+  MP4 files) of ``clip_frames`` frames at S×S.
+
+EST and TSN steps are interleaved (EST, TSN, EST, TSN, ...) so that load from other processes
+hits both alike.
+"""
+import gc
+import multiprocessing as mp
+import os
+import os.path as osp
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from contextlib import nullcontext
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .common import build_model, frames_per_clip, load_config, machine_info, machine_line
+
+# ------------------------------------------------------------------ models
+
+
+def tsn_model_cfg(cfg, in_channels: int) -> dict:
+    """A backbone-only TSN with the EST config's backbone: per-frame features, average consensus
+    over the clip's frames, dropout, one linear classifier (mmaction's Recognizer2D + TSNHead)."""
+    head = cfg.model.cls_head
+    return dict(
+        type='Recognizer2D',
+        backbone=cfg.model.backbone,
+        cls_head=dict(type='TSNHead', num_classes=head.num_classes, in_channels=in_channels,
+                      spatial_type='avg', consensus=dict(type='AvgConsensus', dim=1),
+                      dropout_ratio=0.4, average_clips='prob'),
+        data_preprocessor=cfg.model.data_preprocessor)
+
+
+def build_pair(cfg) -> Dict[str, torch.nn.Module]:
+    """{'EST': the config's model, 'TSN': the TSN baseline with the same backbone}."""
+    from mmaction.registry import MODELS
+    torch.manual_seed(0)
+    est, _ = build_model(cfg)
+    with torch.no_grad():
+        width = est.frame_features(torch.zeros(1, 3, 64, 64)).shape[-1]
+    torch.manual_seed(0)
+    tsn = MODELS.build(tsn_model_cfg(cfg, width))
+    return {'EST': est, 'TSN': tsn}
+
+
+def make_batch(batch: int, frames: int, size: int, num_classes: int, device: str):
+    """Random normalised inputs [B, F, 3, S, S] and data samples with labels."""
+    from mmaction.structures import ActionDataSample
+    g = torch.Generator().manual_seed(0)
+    inputs = torch.rand(batch, frames, 3, size, size, generator=g).to(device)
+    samples = []
+    for i in range(batch):
+        s = ActionDataSample()
+        s.set_gt_label(i % num_classes)
+        samples.append(s.to(device))
+    return inputs, samples
+
+
+def _sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def build_optimizer(cfg, model):
+    """The config's optimizer (``optim_wrapper.optimizer``, e.g. Adam lr 1e-4 wd 1e-4) for
+    ``model``'s parameters."""
+    from mmengine.registry import OPTIMIZERS
+    return OPTIMIZERS.build(dict(cfg.optim_wrapper.optimizer, params=model.parameters()))
+
+
+class Stepper:
+    """One model's training step and inference call, with its own optimizer built from the
+    config. ``train_step`` returns the total seconds and records the forward (incl. loss),
+    backward and optimizer-step parts in ``self.parts``."""
+
+    def __init__(self, model, inputs, samples, device: str, amp: bool = False, cfg=None):
+        self.model = model.to(device)
+        self.inputs, self.samples, self.device, self.amp = inputs, samples, device, amp
+        self.optim = (build_optimizer(cfg, model) if cfg is not None else
+                      torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4))
+        self.scaler = torch.amp.GradScaler('cuda') if amp else None
+        self.parts = {'forward': [], 'backward': [], 'optimizer': []}
+
+    def _autocast(self):
+        if not self.amp:
+            return nullcontext()
+        return torch.autocast(self.device.split(':')[0], dtype=torch.float16)
+
+    def train_step(self) -> float:
+        self.model.train()
+        _sync(self.device)
+        t0 = time.perf_counter()
+        with self._autocast():
+            losses = self.model(self.inputs, self.samples, mode='loss')
+            loss, _ = self.model.parse_losses(losses)
+        self.optim.zero_grad(set_to_none=True)
+        _sync(self.device)
+        t1 = time.perf_counter()
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        _sync(self.device)
+        t2 = time.perf_counter()
+        if self.scaler is not None:
+            self.scaler.step(self.optim)
+            self.scaler.update()
+        else:
+            self.optim.step()
+        _sync(self.device)
+        t3 = time.perf_counter()
+        for key, dt in zip(self.parts, (t1 - t0, t2 - t1, t3 - t2)):
+            self.parts[key].append(dt)
+        return t3 - t0
+
+    @torch.no_grad()
+    def infer(self) -> float:
+        self.model.eval()
+        _sync(self.device)
+        t = time.perf_counter()
+        with self._autocast():
+            self.model(self.inputs, self.samples, mode='predict')
+        _sync(self.device)
+        return time.perf_counter() - t
+
+
+def time_models(steppers: Dict[str, Stepper], what: str, iters: int, warmup: int = 1
+                ) -> Dict[str, List[float]]:
+    """Interleaved timings of ``what`` ('train_step' or 'infer') for every model."""
+    times = {name: [] for name in steppers}
+    for i in range(warmup + iters):
+        for name, s in steppers.items():
+            t = getattr(s, what)()
+            if i >= warmup:
+                times[name].append(t)
+    return times
+
+
+# ------------------------------------------------------------------ memory (subprocess per model)
+
+
+def _status_kb(field: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak_rss() -> bool:
+    """Resets the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def _memory_worker(config, cfg_options, which, what, size, batch, device, amp, steps, queue):
+    try:
+        cfg = load_config(config, cfg_options)
+        pair = build_pair(cfg)
+        frames = frames_per_clip(pair['EST'])
+        model = pair.pop(which)
+        del pair
+        inputs, samples = make_batch(batch, frames, size, cfg.model.cls_head.num_classes, device)
+        stepper = Stepper(model, inputs, samples, device, amp, cfg)
+        gc.collect()
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        reset = _reset_peak_rss()
+        before = _status_kb('VmRSS')
+        for _ in range(steps):
+            getattr(stepper, what)()
+        if device.startswith('cuda'):
+            queue.put(dict(bytes=int(torch.cuda.max_memory_allocated()),
+                           kind='torch.cuda.max_memory_allocated (tensors, model included)'))
+        else:
+            peak = (_status_kb('VmHWM') if reset else
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            queue.put(dict(bytes=int(max(0, peak - before) * 1024),
+                           kind='growth of the peak RSS over the RSS before the steps '
+                           '(activations, gradients, optimizer state, allocator caches; '
+                           'model and inputs excluded)'))
+    except Exception as err:  # reported by the parent
+        queue.put(dict(error=f'{type(err).__name__}: {err}'))
+
+
+def measure_memory(config, cfg_options, which: str, what: str, size: int, batch: int,
+                   device: str = 'cpu', amp: bool = False, steps: int = 2) -> Dict:
+    """Peak memory of ``steps`` calls of ``what`` ('train_step'/'infer') of model ``which``
+    ('EST'/'TSN'), in a fresh spawned process (see the module docstring for what is measured)."""
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_memory_worker, args=(config, cfg_options, which, what, size, batch,
+                                                     device, amp, steps, queue))
+    proc.start()
+    try:
+        out = queue.get(timeout=900)
+    finally:
+        proc.join(timeout=60)
+    if 'error' in out:
+        raise RuntimeError(f'memory measurement of {which} {what} failed: {out["error"]}')
+    return out
+
+
+# ------------------------------------------------------------------ data loading
+
+
+def _clip_frames(n: int, size: int, seed: int) -> np.ndarray:
+    """A synthetic face-like clip: smooth background, a moving bright ellipse, mild noise
+    [n, S, S, 3] uint8 (compresses like real footage, unlike pure noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    out = np.empty((n, size, size, 3), np.uint8)
+    for t in range(n):
+        phase = t / max(n - 1, 1)
+        cx, cy = 0.5 + 0.15 * np.sin(2 * np.pi * phase), 0.5 + 0.1 * np.cos(2 * np.pi * phase)
+        face = ((xx - cx) / 0.28) ** 2 + ((yy - cy) / 0.36) ** 2 < 1
+        img = np.stack([60 + 80 * xx, 70 + 60 * yy, 90 + 40 * (1 - xx)], -1)
+        img[face] = (200 - 40 * phase, 160, 140)
+        img += rng.normal(0, 4, img.shape)
+        out[t] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def write_clips(root: str, num_clips: int = 3, num_frames: int = 90, size: int = 224
+                ) -> Dict[str, List[str]]:
+    """Writes ``num_clips`` clips as JPEG folders (``1.jpg``..), MPEG-4 Part 2 files (cv2 'mp4v')
+    and H.264 files (PyAV libx264); returns {'frames': [dirs], 'mp4v': [files], 'h264': [...]}.
+    """
+    import cv2
+    out = {'frames': [], 'mp4v': [], 'h264': []}
+    for c in range(num_clips):
+        frames = _clip_frames(num_frames, size, c)
+        d = osp.join(root, 'frames', f'{c:05d}')
+        os.makedirs(d, exist_ok=True)
+        for i, img in enumerate(frames):
+            cv2.imwrite(osp.join(d, f'{i + 1}.jpg'), cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 90])
+        out['frames'].append(d)
+        path = osp.join(root, f'{c:05d}_mp4v.mp4')
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 25, (size, size))
+        for img in frames:
+            writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        writer.release()
+        out['mp4v'].append(path)
+        try:
+            import av
+            path = osp.join(root, f'{c:05d}_h264.mp4')
+            with av.open(path, 'w') as container:
+                stream = container.add_stream('libx264', rate=25)
+                stream.width = stream.height = size
+                stream.pix_fmt = 'yuv420p'
+                for img in frames:
+                    for packet in stream.encode(av.VideoFrame.from_ndarray(img, format='rgb24')):
+                        container.mux(packet)
+                for packet in stream.encode():
+                    container.mux(packet)
+            out['h264'].append(path)
+        except Exception:  # PyAV without libx264: that format is left out
+            pass
+    return {k: v for k, v in out.items() if v}
+
+
+def loading_pipeline(cfg, size: int) -> List:
+    """The config's test pipeline, built, with its Resize set to S×S."""
+    from mmaction.registry import TRANSFORMS
+    steps = []
+    for step in cfg.test_dataloader.dataset.pipeline:
+        step = dict(step)
+        if step['type'] == 'Resize':
+            step['scale'] = (size, size)
+        steps.append(TRANSFORMS.build(step))
+    return steps
+
+
+def time_loading(pipeline: Sequence, sources: Sequence[str], key: str, reps: int = 3) -> Dict:
+    """Per-clip time of the whole pipeline and of each step (medians over clips × reps), and the
+    number of distinct frames decoded per clip."""
+    per_step = {type(t).__name__: [] for t in pipeline}
+    totals, decoded = [], []
+    for _ in range(reps):
+        for src in sources:
+            results = {key: src, 'label': 0, 'modality': 'RGB', 'start_index': 0}
+            total = 0.0
+            for t in pipeline:
+                t0 = time.perf_counter()
+                results = t(results)
+                dt = time.perf_counter() - t0
+                per_step[type(t).__name__].append(dt)
+                total += dt
+                if 'frame_inds' in results:
+                    inds = results['frame_inds']
+            totals.append(total)
+            decoded.append(len(np.unique(inds)))
+    return dict(per_clip_s=statistics.median(totals),
+                steps={k: statistics.median(v) for k, v in per_step.items()},
+                decoded_frames=max(decoded))
+
+
+# ------------------------------------------------------------------ the whole benchmark
+
+
+def run_benchmark(config: str = 'configs/est_r18_dfew.py', frame_size: int = 112,
+                  batch: int = 2, iters: int = 3, warmup: int = 1, device: str = 'cpu',
+                  amp: bool = False, cfg_options: Optional[dict] = None, memory: bool = True,
+                  loading: bool = True, num_clips: int = 3, clip_frames: int = 90,
+                  log=print) -> Dict:
+    """Runs everything the module docstring lists and returns a JSON-ready dict."""
+    if amp and not device.startswith('cuda'):
+        raise ValueError('--amp needs a CUDA device (float16 autocast)')
+    if batch < 2:
+        raise ValueError('batch must be >= 2: the SSOP branch\'s BatchNorm needs 2 clips to train')
+    cfg = load_config(config, cfg_options)
+    models = build_pair(cfg)
+    frames = frames_per_clip(models['EST'])
+    inputs, samples = make_batch(batch, frames, frame_size, cfg.model.cls_head.num_classes,
+                                 device)
+    steppers = {name: Stepper(m, inputs, samples, device, amp, cfg)
+                for name, m in models.items()}
+    report = dict(machine=machine_info(), config=config, device=device, amp=amp,
+                  frame_size=frame_size, batch=batch, frames_per_clip=frames, iters=iters,
+                  warmup=warmup, models={})
+    for name, m in models.items():
+        report['models'][name] = dict(params=sum(p.numel() for p in m.parameters()))
+    log(f'timing training steps ({warmup} warm-up + {iters} per model, interleaved) ...')
+    train = time_models(steppers, 'train_step', iters, warmup)
+    log('timing inference ...')
+    infer = time_models(steppers, 'infer', iters, warmup)
+    for name in models:
+        parts = {k: statistics.median(v[warmup:]) for k, v in steppers[name].parts.items()}
+        report['models'][name].update(
+            train_step_s=statistics.median(train[name]), train_step_all_s=train[name],
+            train_parts_s=parts, infer_s=statistics.median(infer[name]),
+            infer_all_s=infer[name])
+    report['optimizer'] = dict(cfg.optim_wrapper.optimizer)
+    del steppers, models, inputs
+    est, tsn = report['models']['EST'], report['models']['TSN']
+    report['ratios'] = dict(
+        train_step_est_over_tsn=est['train_step_s'] / tsn['train_step_s'],
+        train_step_est_over_tsn_best=min(est['train_step_all_s']) / min(tsn['train_step_all_s']),
+        infer_est_over_tsn=est['infer_s'] / tsn['infer_s'],
+        infer_est_over_tsn_best=min(est['infer_all_s']) / min(tsn['infer_all_s']))
+    for m in (est, tsn):
+        m['infer_clips_per_s'] = batch / m['infer_s']
+        m['infer_frames_per_s'] = batch * frames / m['infer_s']
+    if memory:
+        for name in ('EST', 'TSN'):
+            for what, key in (('train_step', 'train_peak_mem'), ('infer', 'infer_peak_mem')):
+                log(f'peak memory: {name} {what} (subprocess) ...')
+                m = measure_memory(config, cfg_options, name, what, frame_size, batch, device,
+                                   amp, steps=2 if what == 'train_step' else 1)
+                report['models'][name][key + '_bytes'] = m['bytes']
+                report['memory_kind'] = m['kind']
+    if loading:
+        log('timing data loading ...')
+        tmp = tempfile.mkdtemp(prefix='est_bench_')
+        try:
+            clips = write_clips(tmp, num_clips, clip_frames, frame_size)
+            pipeline = loading_pipeline(cfg, frame_size)
+            report['loading'] = dict(clip_frames=clip_frames, num_clips=num_clips,
+                                     steps=[type(t).__name__ for t in pipeline])
+            for kind, sources in clips.items():
+                key = 'frame_dir' if kind == 'frames' else 'filename'
+                report['loading'][kind] = time_loading(pipeline, sources, key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        forward_per_clip = est['infer_s'] / batch
+        report['ratios']['loading_over_forward'] = {
+            kind: v['per_clip_s'] / forward_per_clip
+            for kind, v in report['loading'].items() if isinstance(v, dict)}
+    return report
+
+
+def format_benchmark(r: Dict) -> str:
+    """The benchmark as plain-text tables."""
+    lines = [machine_line(r['machine']),
+             f"{r['config']}: {r['batch']} clip(s) × {r['frames_per_clip']} frames × "
+             f"{r['frame_size']}², device {r['device']}{', AMP fp16' if r['amp'] else ''}, "
+             f"median of {r['iters']} (after {r['warmup']} warm-up)"]
+    mem = 'memory_kind' in r
+    head = (f"{'model':<6} {'params (M)':>10} {'train step (s)':>15} {'= fwd + bwd + optim':>22}"
+            f" {'inference (s)':>14}")
+    if mem:
+        head += f" {'train peak (MB)':>16} {'infer peak (MB)':>16}"
+    lines += ['', head]
+    for name, m in r['models'].items():
+        p = m['train_parts_s']
+        parts = f"{p['forward']:.2f} + {p['backward']:.2f} + {p['optimizer']:.2f}"
+        row = (f"{name:<6} {m['params'] / 1e6:>10.2f} {m['train_step_s']:>15.3f} {parts:>22}"
+               f" {m['infer_s']:>14.3f}")
+        if mem:
+            row += (f" {m['train_peak_mem_bytes'] / 2**20:>16.0f}"
+                    f" {m['infer_peak_mem_bytes'] / 2**20:>16.0f}")
+        lines.append(row)
+    ratios = r['ratios']
+    opt = ', '.join(f'{k}={v}' for k, v in r['optimizer'].items())
+    lines.append(f'training step = forward + loss, backward, optimizer step ({opt}); parts are '
+                 'medians of their own')
+    lines.append(f"EST / TSN: training step {ratios['train_step_est_over_tsn']:.3f} "
+                 f"(goal ≤ 1.05; best-of-{r['iters']} ratio "
+                 f"{ratios['train_step_est_over_tsn_best']:.3f}), "
+                 f"inference {ratios['infer_est_over_tsn']:.3f} (best-of "
+                 f"{ratios['infer_est_over_tsn_best']:.3f})")
+    est = r['models']['EST']
+    lines.append(f"EST inference: {est['infer_clips_per_s']:.2f} clips/s = "
+                 f"{est['infer_frames_per_s']:.1f} frames/s on {r['device']}"
+                 + (' (paper: 412 fps on a GPU; this machine has none — run with --device cuda '
+                    '[--amp] on one)' if r['device'] == 'cpu' else ' (paper: 412 fps)'))
+    if mem:
+        lines.append(f"memory = {r['memory_kind']}, one fresh process per model")
+    if 'loading' in r:
+        ld = r['loading']
+        lines += ['', f"data loading + snippet sampling per clip ({ld['num_clips']} generated "
+                  f"clips of {ld['clip_frames']} frames, test pipeline):"]
+        steps = ld['steps']
+        short = {'VideoOrFramesInit': 'init', 'SnippetSampling': 'sampling',
+                 'VideoOrFramesDecode': 'decode', 'Resize': 'resize', 'FormatShape': 'format',
+                 'PackActionInputs': 'pack', 'ZeroFillFrames': 'zerofill'}
+        lines.append(f"{'source':<8} {'total (ms)':>10} " + ' '.join(
+            f'{short.get(s, s):>9}' for s in steps) + f" {'decoded':>8} {'/ forward':>10}")
+        for kind in ('frames', 'mp4v', 'h264'):
+            if kind not in ld:
+                continue
+            v = ld[kind]
+            lines.append(f"{kind:<8} {v['per_clip_s'] * 1e3:>10.1f} " + ' '.join(
+                f"{v['steps'][s] * 1e3:>9.1f}" for s in steps) + f" {v['decoded_frames']:>8}"
+                f" {ratios['loading_over_forward'][kind]:>10.3f}")
+        lines.append(f"'/ forward' = loading one clip / EST {r['device']} inference of one clip "
+                     f"({r['models']['EST']['infer_s'] / r['batch'] * 1e3:.0f} ms); goal ≤ 0.25. "
+                     "'decoded' = distinct frames read per clip")
+    return '\n'.join(lines)

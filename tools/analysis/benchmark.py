@@ -1,0 +1,76 @@
+"""EST vs a backbone-only TSN baseline (training step, inference, peak memory) on the same frames
+and batch, and data loading + snippet sampling time per clip from frame folders and videos."""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from est_mm.analysis.benchmark import format_benchmark, run_benchmark  # noqa: E402
+from est_mm.utils import cfg_options_argument  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Benchmark EST against a TSN baseline with the same backbone (average of the '
+        'per-frame features + a linear classifier) on the same clips: training step (forward, '
+        'backward, Adam step), inference, peak memory (one subprocess per model), and the test '
+        'pipeline\'s loading + snippet sampling time per clip on generated JPEG folders and MP4 '
+        'files. Prints the machine, a table and the ratios EST/TSN and loading/forward.')
+    parser.add_argument('--config', default='configs/est_r18_dfew.py',
+                        help='EST config; the TSN baseline takes its backbone, class count and '
+                        'data preprocessor (default: configs/est_r18_dfew.py)')
+    parser.add_argument('--frame-size', type=int, default=112,
+                        help='frame side S of the S×S inputs and generated clips (default: 112, '
+                        'to keep a 2-core run short; 224 is the paper\'s)')
+    parser.add_argument('--batch', type=int, default=2,
+                        help='clips per step, same for both models; at least 2 (the SSOP '
+                        'branch\'s BatchNorm needs 2 in training; default: 2, the paper trains '
+                        'with 8)')
+    parser.add_argument('--iters', type=int, default=3,
+                        help='timed repetitions per model and measurement; the median is '
+                        'reported (default: 3)')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed repetitions before them (default: 1)')
+    parser.add_argument('--device', default='cpu',
+                        help='cpu or cuda[:i] for the model timings and memory (default: cpu); '
+                        'data loading always runs on the CPU')
+    parser.add_argument('--amp', action='store_true',
+                        help='float16 autocast + GradScaler for both models (CUDA only)')
+    parser.add_argument('--no-memory', action='store_true',
+                        help='skip the peak-memory subprocesses (saves ~4 model builds)')
+    parser.add_argument('--no-loading', action='store_true',
+                        help='skip the data-loading measurement')
+    parser.add_argument('--num-clips', type=int, default=3,
+                        help='generated clips per source type for the loading measurement '
+                        '(default: 3)')
+    parser.add_argument('--clip-frames', type=int, default=90,
+                        help='frames per generated clip (default: 90)')
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s choice, one per core)')
+    parser.add_argument('--json', metavar='OUT', help='also write all numbers to this JSON file')
+    cfg_options_argument(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    report = run_benchmark(
+        args.config, frame_size=args.frame_size, batch=args.batch, iters=args.iters,
+        warmup=args.warmup, device=args.device, amp=args.amp, cfg_options=args.cfg_options,
+        memory=not args.no_memory, loading=not args.no_loading, num_clips=args.num_clips,
+        clip_frames=args.clip_frames, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_benchmark(report))
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
