@@ -1,9 +1,11 @@
 # Cross-dataset evaluation (paper Table 11, DFEW → AFEW): the DFEW model, tested on AFEW's Val set
 # without fine-tuning. AFEW's labels are re-indexed by name onto DFEW's class order (the model's);
 # the evaluators report DFEW's class names. Test a DFEW checkpoint with
-#   python tools/test.py configs/analysis/est_r18_dfew_to_afew.py work_dirs/est_r18_dfew/epoch_160.pth \
+#   python tools/test.py configs/analysis/est_r18_dfew_to_afew.py \
+#       work_dirs/est_r18_dfew/epoch_160.pth \
 #       --cfg-options test_dataloader.dataset.data_root=/path/AFEW
-# The baseline Transformer row: a checkpoint of configs/ablation/transformer-baseline_r18_dfew.py with
+# The baseline Transformer row: a checkpoint of
+# configs/ablation/transformer-baseline_r18_dfew.py, tested with
 #   --cfg-options model.neck.mode=mean model.cls_head.ssop_loss_weight=0
 _base_ = ['../est_r18_dfew.py']
 
