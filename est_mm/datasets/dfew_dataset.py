@@ -1,4 +1,5 @@
 import csv
+import io
 import os.path as osp
 from typing import Callable, List, Optional, Tuple, Union
 
@@ -68,7 +69,7 @@ class DFEWDataset(FERVideoDataset):
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'DFEW split file not found: {self.ann_file}')
         entries = []
-        with open(self.ann_file, newline='', encoding='utf-8-sig') as f:
+        with io.StringIO(self.read_ann_text(), newline='') as f:
             rows = csv.reader(f)
             header = next(rows, None)
             if header is None or [h.strip().lower() for h in header] != ['video_name', 'label']:

@@ -1,13 +1,22 @@
+import io
+import logging
+import os
 import os.path as osp
+import sys
+import time
 import warnings
 from collections import Counter
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from mmengine.logging import print_log
 
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 from mmaction.utils import ConfigType
 from .emotion_names import emotion_key
 from .holdout import check_holdout_args, stratified_holdout
+from .integrity import (BAD_SAMPLE_POLICIES, DUPLICATE_POLICIES, BadSampleError, Duplicate,
+                        describe_failure, find_duplicates, probe_sample, read_text)
 
 SOURCES = ('frames', 'videos')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.mpg', '.mpeg', '.m4v', '.wmv',
@@ -101,6 +110,32 @@ class FERVideoDataset(BaseActionDataset):
         class_map (dict, optional): With ``target_classes``: explicit ``{dataset class name:
             target class name or None}`` for names that do not match by themselves (None drops
             the class). Defaults to None.
+        duplicates (str): A path listed more than once in the list: ``'warn'`` keeps every
+            listing with one warning naming the first repeat (file:line) and counting them,
+            ``'drop'`` keeps the first listing only (same warning), ``'error'`` raises naming the
+            first repeat. All repeats are in ``self.duplicates``. Defaults to ``'warn'``.
+        on_bad_sample (str): A sample that fails to load (corrupt, truncated or zero-frame video,
+            unreadable image, folder without images): ``'error'`` raises a
+            :class:`~est_mm.datasets.integrity.BadSampleError` whose one-line message names the
+            file and the problem; ``'skip'`` logs one warning line per bad file and loads another
+            random sample instead (mmengine's refetch; training only). Skipped files are in
+            ``self.bad_samples`` (path → problem) *of the process that loaded them*: with
+            DataLoader workers that is the worker, so the warning lines are the record. In
+            ``test_mode`` a sample is never replaced at load time (it would count twice in the
+            metric): ``'skip'`` turns ``deep_check`` on instead. Defaults to ``'error'``.
+        deep_check (bool): When the data list is built, open every sample and decode its first
+            and last frame (:func:`~est_mm.datasets.integrity.probe_sample`, as
+            ``tools/data/check_dataset.py --deep``). Unreadable samples follow ``on_bad_sample``:
+            ``'error'`` raises naming the first and counting them, ``'skip'`` drops them with one
+            warning (also in ``self.bad_samples``). Costs two image or video reads per sample in
+            every process that builds the dataset. Defaults to False.
+        encoding (str): Text encoding of the list/CSV file (a UTF-8 byte-order mark is dropped).
+            Bytes that do not decode raise a one-line error naming the file, line and byte
+            offset. Defaults to ``'utf-8'``.
+        encoding_errors (str): Python's decoding error handler for the list file:
+            ``'surrogateescape'`` keeps undecodable bytes as Python spells undecodable file
+            names, so a listed non-UTF-8 name matches the same bytes on disk.
+            Defaults to ``'strict'``.
         **kwargs: Passed to :class:`mmaction.datasets.BaseActionDataset` (``data_root``,
             ``metainfo``, ``test_mode``, ``lazy_init``, ...).
     """
@@ -119,11 +154,28 @@ class FERVideoDataset(BaseActionDataset):
                  subset: Optional[str] = None,
                  target_classes: Optional[Sequence[str]] = None,
                  class_map: Optional[Dict[str, Optional[str]]] = None,
+                 duplicates: str = 'warn',
+                 on_bad_sample: str = 'error',
+                 deep_check: bool = False,
+                 encoding: str = 'utf-8',
+                 encoding_errors: str = 'strict',
                  **kwargs) -> None:
         owner = type(self).__name__
         if missing not in (None, 'error', 'skip'):
             raise ValueError(f"{owner}: missing must be 'error' or 'skip' (or None: no check), "
                              f'got {missing!r}')
+        check_choice(owner, 'duplicates', duplicates, DUPLICATE_POLICIES)
+        check_choice(owner, 'on_bad_sample', on_bad_sample, BAD_SAMPLE_POLICIES)
+        if not isinstance(deep_check, bool):
+            raise ValueError(f'{owner}: deep_check must be True or False, got {deep_check!r}')
+        self.duplicates_policy = duplicates
+        self.on_bad_sample = on_bad_sample
+        self.deep_check = bool(deep_check)
+        self.encoding = encoding
+        self.encoding_errors = encoding_errors
+        self.duplicates: List[Duplicate] = []  # repeated listings found at the last read
+        self.bad_samples: Dict[str, str] = {}  # path -> problem, skipped in this process
+        self._bad_in_a_row = 0
         check_holdout_args(owner, val_ratio, val_seed, subset)
         self.missing = missing
         self.val_ratio = val_ratio
@@ -222,13 +274,18 @@ class FERVideoDataset(BaseActionDataset):
             entries.append((lineno, path, label))
         return entries
 
+    def read_ann_text(self) -> str:
+        """The text of the list/CSV file in ``encoding``; bytes that do not decode raise one
+        line naming the file, line and byte offset (see
+        :func:`~est_mm.datasets.integrity.read_text`)."""
+        return read_text(self.ann_file, self.encoding, self.encoding_errors)
+
     def _list_lines(self):
         """``(line number, stripped line)`` of the list file, skipping blanks and ``#`` lines."""
-        with open(self.ann_file, encoding='utf-8-sig') as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
-                if line and not line.startswith('#'):
-                    yield lineno, line
+        for lineno, line in enumerate(io.StringIO(self.read_ann_text(), newline=None), 1):
+            line = line.strip()
+            if line and not line.startswith('#'):
+                yield lineno, line
 
     def _check_label(self, lineno, label: int) -> None:
         num_classes = self.known_num_classes
@@ -262,9 +319,33 @@ class FERVideoDataset(BaseActionDataset):
 
     # ------------------------------------------------------------ hold-out and disk checks
 
+    def handle_duplicates(self, entries: List[ListEntry]) -> List[ListEntry]:
+        """Apply ``duplicates`` to paths listed more than once; record them in
+        ``self.duplicates``."""
+        self.duplicates = find_duplicates(entries)
+        if not self.duplicates:
+            return entries
+        first = self.duplicates[0]
+        conflict = sum(not d.same_label for d in self.duplicates)
+        labels = f', {conflict} with another label' if conflict else ''
+        what = (f'{first.where}: {first.path} is listed again (first at {first.first}'
+                f'{"" if first.same_label else ", with another label"})')
+        if self.duplicates_policy == 'error':
+            raise ValueError(f"{what}; pass duplicates='warn' to keep every listing or 'drop' "
+                             f'to keep the first')
+        action = ("kept every listing; duplicates='drop' keeps the first only"
+                  if self.duplicates_policy == 'warn' else 'kept the first listing only')
+        warnings.warn(f'{type(self).__name__}: {what}; {len(self.duplicates)} repeated '
+                      f'listing(s) in {self.ann_file}{labels}: {action}')
+        if self.duplicates_policy == 'drop':
+            repeats = {d.where for d in self.duplicates}
+            entries = [e for e in entries if e.where not in repeats]
+        return entries
+
     def list_entries(self) -> List[ListEntry]:
-        """:meth:`read_entries`, reduced to ``subset`` if one is chosen; no disk access."""
-        entries = self.read_entries()
+        """:meth:`read_entries` after the ``duplicates`` policy, reduced to ``subset`` if one is
+        chosen; no disk access."""
+        entries = self.handle_duplicates(self.read_entries())
         if self.subset is None:
             return entries
         is_val = stratified_holdout([e.label for e in entries], [e.path for e in entries],
@@ -319,5 +400,82 @@ class FERVideoDataset(BaseActionDataset):
             warnings.warn(f'{type(self).__name__}: skipped {len(skipped)} of '
                           f'{len(skipped) + len(data_list)} videos listed in {self.ann_file} '
                           f'whose {what} is missing (first: {skipped[0].path})')
+        if self.deep_check or (self.test_mode and self.on_bad_sample == 'skip'):
+            data_list = self._deep_check(data_list)
         self._use_target_metainfo()
         return self._check_nonempty(data_list)
+
+    # ------------------------------------------------------------ unreadable samples
+
+    @staticmethod
+    def _info_path(info: dict) -> str:
+        return info.get('frame_dir') or info.get('filename') or '<unnamed sample>'
+
+    def _deep_check(self, data_list: List[dict]) -> List[dict]:
+        """Decode the first and last frame of every sample; apply ``on_bad_sample`` to the
+        unreadable ones."""
+        owner = type(self).__name__
+        began = time.time()
+        print_log(f'{owner}: deep check of the {len(data_list)} samples of {self.ann_file} '
+                  f'(first and last frame of each)...', logger='current')
+        kept, bad = [], {}
+        for info in data_list:
+            source = 'frames' if 'frame_dir' in info else 'videos'
+            problem = probe_sample(self._info_path(info), source)
+            if problem is None:
+                kept.append(info)
+            else:
+                bad[self._info_path(info)] = problem
+        print_log(f'{owner}: deep check done in {time.time() - began:.1f} s: {len(bad)} of '
+                  f'{len(data_list)} samples unreadable', logger='current')
+        if bad and self.on_bad_sample == 'error':
+            raise BadSampleError(
+                f'{next(iter(bad.values()))} ({len(bad)} of {len(data_list)} samples of '
+                f"{self.ann_file} unreadable; tools/data/check_dataset.py --deep lists them, "
+                f"on_bad_sample='skip' drops them)")
+        if bad:
+            self.bad_samples.update(bad)
+            warnings.warn(f'{owner}: dropped {len(bad)} of {len(data_list)} samples of '
+                          f'{self.ann_file} that cannot be read (first: '
+                          f'{next(iter(bad.values()))})')
+        return kept
+
+    def _warn_bad_sample(self, path: str, problem: str) -> None:
+        """One warning line per bad file and process: in the log (rank 0) or on stderr."""
+        if path in self.bad_samples:
+            return
+        self.bad_samples[path] = problem
+        message = (f"{type(self).__name__}: skipped a sample that cannot be loaded "
+                   f"(on_bad_sample='skip', {len(self.bad_samples)} so far in process "
+                   f'{os.getpid()}): {problem}')
+        if int(os.environ.get('RANK', 0)) == 0:
+            print_log(message, logger='current', level=logging.WARNING)
+        else:  # mmengine shows only errors of the other ranks
+            print(f'WARNING rank {os.environ["RANK"]}: {message}', file=sys.stderr, flush=True)
+
+    def prepare_data(self, idx) -> Any:
+        """The pipeline's output for sample ``idx``, or, when it fails, a one-line
+        :class:`BadSampleError` (``on_bad_sample='error'`` or ``test_mode``) or None, which
+        makes mmengine load another random sample (``'skip'``)."""
+        try:
+            data = super().prepare_data(idx)
+        except Exception as err:
+            path = self._info_path(self.get_data_info(idx))
+            problem = describe_failure(path, err)
+            if self.on_bad_sample == 'error':
+                raise BadSampleError(f"{problem} (on_bad_sample='skip' skips such samples in "
+                                     f'training; tools/data/check_dataset.py --deep finds them '
+                                     f'all)') from err
+            if self.test_mode:
+                raise BadSampleError(f'{problem} (test samples are not replaced at load time; '
+                                     f'they are dropped at start-up by the deep check)') from err
+            self._warn_bad_sample(path, problem)
+            self._bad_in_a_row += 1
+            limit = min(self.max_refetch, 100)
+            if self._bad_in_a_row >= limit:
+                raise BadSampleError(f'{self._bad_in_a_row} samples in a row failed to load, so '
+                                     f'the data or the pipeline is wrong, not one clip; last: '
+                                     f'{problem}') from err
+            return None
+        self._bad_in_a_row = 0
+        return data

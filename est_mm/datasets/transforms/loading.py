@@ -35,9 +35,22 @@ def list_frames(frame_dir: str) -> List[str]:
     return [osp.join(frame_dir, n) for n in sorted(names, key=natural_frame_key)]
 
 
+_DECORD_PREFIX = re.compile(r'^\[[\d:]+\] \S+:\d+: ')  # "[21:55:43] .../video_reader.cc:151: "
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return _DECORD_PREFIX.sub('', text.splitlines()[0]) if text else type(err).__name__
+
+
+def _utf8_name(path: str) -> bool:
+    """Whether ``path`` can be passed to OpenCV/decord as it is: a name with bytes that are not
+    UTF-8 (Python spells them as surrogates) crashes ``cv2.imread`` and fails in decord."""
+    try:
+        path.encode('utf-8')
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 @TRANSFORMS.register_module()
@@ -69,11 +82,18 @@ class VideoOrFramesInit(BaseTransform):
             raise KeyError("VideoOrFramesInit: results has neither 'frame_dir' nor 'filename'")
         if not osp.isfile(filename):
             raise FileNotFoundError(f'video file not found: {filename}')
+        if osp.getsize(filename) == 0:
+            raise RuntimeError(f'video file is empty (0 bytes): {filename}')
         import decord
         try:
-            reader = decord.VideoReader(filename, num_threads=self.num_threads)
+            if _utf8_name(filename):
+                reader = decord.VideoReader(filename, num_threads=self.num_threads)
+            else:  # decord reads a file object into memory instead
+                with open(filename, 'rb') as f:
+                    reader = decord.VideoReader(f, num_threads=self.num_threads)
         except Exception as err:  # decord raises its own error types for bad input
-            raise RuntimeError(f'cannot read video {filename}: {_first_line(err)}') from None
+            raise RuntimeError(f'cannot read video {filename} (corrupt, truncated, no frames or '
+                               f'not a video): {_first_line(err)}') from None
         if len(reader) == 0:
             raise RuntimeError(f'video has no frames: {filename}')
         results['video_reader'] = reader
@@ -86,7 +106,11 @@ class VideoOrFramesInit(BaseTransform):
 
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file as an HxWx3 uint8 RGB array (gray and RGBA become RGB)."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if _utf8_name(path):
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+    else:  # cv2.imread would crash on the name
+        data = np.fromfile(path, np.uint8)
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
         raise RuntimeError(f'cannot read image {path}')
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
