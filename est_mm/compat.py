@@ -53,6 +53,34 @@ def _allow_mmengine_checkpoints() -> None:
     torch.serialization.add_safe_globals(safe_checkpoint_globals())
 
 
+def _mmengine_checkpoint_files() -> None:
+    """mmengine 0.10.7 reads local checkpoints with a bare ``torch.load`` (safe by default since
+    torch 2.6, but ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` silently makes it unsafe, and its errors
+    are multi-paragraph) and writes them in place (a SIGKILL mid-write leaves a truncated file under
+    the final name). Route both through :mod:`est_mm.utils.safe_checkpoint`: explicit
+    ``weights_only=True`` with one-line errors naming the file, and write-to-temp-then-rename."""
+    from mmengine.runner import checkpoint as mm_ckpt
+    from mmengine.runner import runner as mm_runner
+
+    def load_from_local(filename, map_location):
+        from .utils.safe_checkpoint import safe_load_checkpoint
+        return safe_load_checkpoint(filename, map_location)
+
+    mm_ckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+    original_save = mm_ckpt.save_checkpoint
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
+        if '://' in str(filename) or file_client_args is not None or backend_args:
+            return original_save(checkpoint, filename, file_client_args, backend_args)
+        from .utils.safe_checkpoint import atomic_torch_save
+        atomic_torch_save(checkpoint, str(filename))
+
+    save_checkpoint.__wrapped__ = original_save
+    mm_ckpt.save_checkpoint = save_checkpoint
+    mm_runner.save_checkpoint = save_checkpoint  # Runner.save_checkpoint uses its own import
+
+
 def cpu_distributed_setup(cfg, launcher: str) -> None:
     """mmengine's pytorch launcher calls ``torch.cuda.set_device`` even without a GPU; on a CPU-only
     machine start the gloo process group ourselves (the Runner then skips its own init) and wrap
@@ -76,4 +104,5 @@ def apply() -> None:
         return
     _placeholder_drn()
     _allow_mmengine_checkpoints()
+    _mmengine_checkpoint_files()
     _APPLIED = True

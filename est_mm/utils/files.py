@@ -1,0 +1,67 @@
+"""No silent data loss: refuse to replace results unless asked, find what a work dir holds, and
+resolve ``--resume`` without trusting a stale ``last_checkpoint`` pointer."""
+import glob
+import os
+import os.path as osp
+import re
+from typing import Iterable, List, Optional
+
+# The names mmengine's CheckpointHook (and SafeCheckpointHook) writes into a work dir.
+_CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$|^best_.*\.pth$')
+
+
+class OutputExistsError(FileExistsError):
+    """An output file exists and ``--overwrite`` was not given; ``str(err)`` is one line."""
+
+
+def refuse_existing(paths: Iterable[Optional[str]], overwrite: bool = False,
+                    flag: str = '--overwrite') -> None:
+    """Raise :class:`OutputExistsError` naming the first of ``paths`` that exists, unless
+    ``overwrite``."""
+    if overwrite:
+        return
+    for path in paths:
+        if path and osp.lexists(path):
+            raise OutputExistsError(f'{path} exists: pass {flag} to replace it')
+
+
+def work_dir_checkpoints(work_dir: str) -> List[str]:
+    """The checkpoint files (epoch_N.pth, iter_N.pth, best_*.pth) and the ``last_checkpoint``
+    pointer in ``work_dir`` (not its sub-folders); other .pth files are not counted."""
+    if not osp.isdir(work_dir):
+        return []
+    found = [osp.join(work_dir, name) for name in sorted(os.listdir(work_dir))
+             if _CHECKPOINT.match(name) or name == 'last_checkpoint']
+    return [p for p in found if osp.isfile(p)]
+
+
+def remove_checkpoints(work_dir: str) -> List[str]:
+    """Delete what :func:`work_dir_checkpoints` lists (``--overwrite``: start over); returns it."""
+    removed = []
+    for path in work_dir_checkpoints(work_dir):
+        try:
+            os.remove(path)
+            removed.append(path)
+        except FileNotFoundError:  # another rank was faster
+            pass
+    return removed
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to auto-resume from: the one ``last_checkpoint`` names if that file exists,
+    else the newest complete ``epoch_N.pth`` (else ``iter_N.pth``; highest N; the ``.tmp``
+    files of an interrupted save are ignored), else None."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        for path in (named, osp.join(work_dir, osp.basename(named))):
+            if named and osp.isfile(path):
+                return path
+    numbered = {'epoch': [], 'iter': []}
+    for path in glob.glob(osp.join(work_dir, '*_*.pth')):
+        match = _CHECKPOINT.match(osp.basename(path))
+        if match and match.group(2):
+            numbered[match.group(1)].append((int(match.group(2)), path))
+    found = numbered['epoch'] or numbered['iter']
+    return max(found)[1] if found else None
