@@ -1,12 +1,19 @@
 # mmaction2's runtime (hooks, logging, visualiser), plus est_mm's registration and the paper's seed.
 _base_ = 'mmaction::_base_/default_runtime.py'
 
-custom_imports = dict(imports=['est_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['est_mm', 'est_mm.engine'], allow_failed_imports=False)
 
 randomness = dict(seed=3456, deterministic=False)  # official training seed
 
 # No validation loop by default: the paper's protocol has only train/test splits, and picking the
 # best epoch on the test split (as the official code does) would peek. We report the last epoch.
+# SafeCheckpointHook = mmengine's CheckpointHook, but an outdated checkpoint is deleted only after
+# its successor is completely written (est_mm/engine/hooks/checkpoint_hook.py).
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, save_best=None, max_keep_ckpts=3),
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, save_best=None, max_keep_ckpts=3),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False))
+
+# ESTMetaHook: checkpoint['meta']['est'] = test sampling, frame size, classes, preprocessor, so a
+# checkpoint says how inference must feed it. EpochSeedHook: each epoch's randomness depends on
+# (seed, epoch) only, so a run resumed with --resume ends exactly as the uninterrupted one.
+custom_hooks = [dict(type='ESTMetaHook'), dict(type='EpochSeedHook')]

@@ -1,7 +1,9 @@
 """Predict expressions with a trained EST: load a config and checkpoint once, then run on a video
 file, a frame folder or an in-memory array of (face-crop) frames, with sliding windows over long
 videos, returning class probabilities, the AA-SFE frame weights and the snippet attention."""
+import json
 import os.path as osp
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence, Union
 
@@ -14,6 +16,7 @@ from mmengine.runner import load_checkpoint
 from mmaction.registry import DATASETS, MODELS, TRANSFORMS
 from mmaction.utils import register_all_modules
 from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
+from ..engine.hooks.est_meta_hook import full_transform_cfg
 
 FrameSource = Union[str, np.ndarray, Sequence[np.ndarray]]
 
@@ -49,6 +52,11 @@ class VideoResult:
         return asdict(self)
 
 
+def _canonical(value):
+    """Comparable form of config / checkpoint values (tuples and lists alike, plain builtins)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
 def _test_step(pipeline, type_name):
     for step in pipeline:
         if step['type'] == type_name:
@@ -77,17 +85,26 @@ class ESTInferencer:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.model = MODELS.build(cfg.model)
         meta = {}
-        if checkpoint is not None:
-            meta = load_checkpoint(self.model, checkpoint, map_location='cpu').get('meta', {})
-        self.model.to(self.device).eval()
+        if checkpoint is not None:  # torch safe loading (est_mm.compat); CheckpointError if bad
+            meta = load_checkpoint(self.model, checkpoint, map_location='cpu').get('meta') or {}
+        self.checkpoint_meta = meta
+        # what the checkpoint says about its inputs (ESTMetaHook) wins over the config
+        est = meta.get('est') or {}
+        self._source = checkpoint
         pipeline = cfg.test_dataloader.dataset.pipeline
         sampling = _test_step(pipeline, 'SnippetSampling')
+        if sampling is not None:
+            sampling = full_transform_cfg(dict(sampling, test_mode=True))
+        sampling = self._prefer('test SnippetSampling', sampling, est.get('test_sampling'))
         if sampling is None:
             raise ValueError('the config\'s test pipeline has no SnippetSampling step')
-        sampling['test_mode'] = True
-        self.sampler = TRANSFORMS.build(sampling)
+        self.sampler = TRANSFORMS.build(dict(sampling, test_mode=True))
         resize = _test_step(pipeline, 'Resize')
-        self.size = tuple(resize['scale']) if resize else None  # (w, h)
+        size = self._prefer('frame size (Resize scale)',
+                            list(resize['scale']) if resize else None, est.get('frame_size'))
+        self.size = tuple(size) if size else None  # (w, h)
+        self._use_checkpoint_preprocessor(est.get('data_preprocessor'))
+        self.model.to(self.device).eval()
         self.window = int(window or self.sampler.unified_len)
         self.stride = int(stride or max(1, self.window // 2))
         if self.window < 1 or self.stride < 1:
@@ -95,11 +112,36 @@ class ESTInferencer:
         self.batch_size = batch_size
         self.classes = self._class_names(meta, cfg)
 
+    def _prefer(self, what: str, from_config, from_checkpoint):
+        """The checkpoint's value if it has one (warning when the config's differs), else the
+        config's."""
+        if from_checkpoint is None:
+            return from_config
+        if from_config is not None and _canonical(from_config) != _canonical(from_checkpoint):
+            warnings.warn(f'{self._source}: the config\'s {what} {_canonical(from_config)} '
+                          f'differs from the checkpoint\'s {_canonical(from_checkpoint)}; using '
+                          'the checkpoint\'s', stacklevel=3)
+        return from_checkpoint
+
+    def _use_checkpoint_preprocessor(self, stored) -> None:
+        preprocessor = getattr(self.model, 'data_preprocessor', None)
+        if not stored or preprocessor is None:
+            return
+        for key in ('mean', 'std'):
+            buf = getattr(preprocessor, key, None)
+            if stored.get(key) is None or not isinstance(buf, torch.Tensor):
+                continue
+            value = self._prefer(f'data_preprocessor.{key}', buf.flatten().tolist(),
+                                 list(stored[key]))
+            buf.copy_(torch.as_tensor(value, dtype=buf.dtype).view_as(buf))
+
     def _class_names(self, meta, cfg) -> List[str]:
-        classes = (meta.get('dataset_meta') or {}).get('classes')
-        if not classes:
-            dataset_cls = DATASETS.get(cfg.test_dataloader.dataset.type)
-            classes = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+        dataset_cls = DATASETS.get(cfg.test_dataloader.dataset.type)
+        configured = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+        stored = (meta.get('est') or {}).get('classes') or \
+            (meta.get('dataset_meta') or {}).get('classes')
+        classes = self._prefer('class names', list(configured) if configured else None,
+                               list(stored) if stored else None)
         num = self.model.cls_head.num_classes
         if not classes or len(classes) != num:
             classes = [str(i) for i in range(num)]
