@@ -36,19 +36,30 @@ def parse_args():
                         help='frames per EST window (default: the sampler\'s 105)')
     parser.add_argument('--stride', type=int,
                         help='frames between window starts (default: half a window)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing output files (JSON, PNG, video); without it the '
+                        'demo refuses to start if one exists')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    from est_mm.apis.demo import run_demo
+    from est_mm.apis.demo import demo_outputs, run_demo
     from est_mm.apis.faces import NoFaceError, VideoReadError
     from est_mm.apis.inference import ESTInferencer
+    from est_mm.utils import CheckpointError, OutputExistsError, refuse_existing
     if not osp.isfile(args.video):
         raise SystemExit(f'{args.video}: no such file')
+    try:  # before any work: never replace earlier results silently
+        refuse_existing(demo_outputs(args.video, args.out_dir, args.pred_out_file,
+                                     args.vid_out_dir).values(), args.overwrite)
+    except OutputExistsError as err:
+        raise SystemExit(str(err))
     try:
         inferencer = ESTInferencer(args.config, args.checkpoint, device=args.device,
                                    window=args.window, stride=args.stride)
+    except CheckpointError as err:  # refused (unsafe pickle), truncated, missing: one line
+        raise SystemExit(str(err))
     except Exception as err:  # noqa: BLE001 - one clear line for a bad checkpoint or config
         raise SystemExit(f'{args.checkpoint}: cannot load: {str(err).splitlines()[0]}')
     try:
@@ -56,8 +67,8 @@ def main():
                           detect_every=args.detect_every, margin=args.margin,
                           smooth=args.smooth, align=args.align,
                           pred_out_file=args.pred_out_file, vid_out_dir=args.vid_out_dir,
-                          crop_faces=not args.no_face_crop)
-    except (NoFaceError, VideoReadError, ValueError) as err:
+                          crop_faces=not args.no_face_crop, overwrite=args.overwrite)
+    except (NoFaceError, VideoReadError, ValueError, OutputExistsError) as err:
         raise SystemExit(str(err).splitlines()[0])
     speed = report['seconds_per_video_second'] or {}
     print(f"{args.video}: {report['label']} ({100 * max(report['scores'].values()):.1f} %), "

@@ -1,4 +1,8 @@
-"""Test a checkpoint on a config's test split and print WAR (acc/top1) and UAR (acc/mean1)."""
+"""Test a checkpoint on a config's test split and print WAR (acc/top1) and UAR (acc/mean1).
+
+The checkpoint is read with torch's safe loading (one line naming the file if it is refused,
+truncated or missing); --dump and --metrics-out never replace a file unless --overwrite, and are
+written under a temporary name, then renamed."""
 import argparse
 import json
 import os
@@ -10,7 +14,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 
-from est_mm.utils import build_runner, cfg_options_argument, launcher_arguments  # noqa: E402
+from est_mm.utils import (CheckpointError, OutputExistsError, build_runner,  # noqa: E402
+                          cfg_options_argument, check_checkpoint, launcher_arguments,
+                          refuse_existing)
 
 
 def parse_args():
@@ -23,6 +29,8 @@ def parse_args():
                         help='also dump the predictions to this .pkl file for offline evaluation')
     parser.add_argument('--metrics-out', type=str,
                         help='also write the test metrics to this JSON file (written atomically)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing --dump / --metrics-out files (refused without it)')
     cfg_options_argument(parser)
     launcher_arguments(parser)
     return parser.parse_args()
@@ -37,14 +45,31 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    try:  # fail before building anything: outputs we must not replace, an unsafe or
+        # truncated checkpoint (pickle parsed under the safe rules, tensor data not read)
+        refuse_existing([args.dump, args.metrics_out], args.overwrite)
+        check_checkpoint(args.checkpoint)
+    except (OutputExistsError, CheckpointError) as err:
+        raise SystemExit(str(err))
+    dump_tmp = None
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise SystemExit(f'--dump must name a .pkl file, got {args.dump}')
+        # DumpResults writes in place: give it a temporary name, renamed once the test is done
+        dump_tmp = f'{args.dump}.tmp{os.getpid()}.pkl'
         evaluators = cfg.test_evaluator
         evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.dump)]
+        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=dump_tmp)]
     cfg.load_from = args.checkpoint
-    metrics = build_runner(cfg, args).test()
+    try:
+        metrics = build_runner(cfg, args).test()
+        if dump_tmp is not None and is_main_process():
+            os.replace(dump_tmp, args.dump)
+    except CheckpointError as err:  # unsafe, truncated or unreadable: one line naming the file
+        raise SystemExit(str(err))
+    finally:
+        if dump_tmp is not None and osp.exists(dump_tmp):
+            os.remove(dump_tmp)
     if not is_main_process():
         return
     if args.metrics_out:

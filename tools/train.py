@@ -1,5 +1,10 @@
-"""Train an EST (or any mmaction2) model from a config: parse arguments, hand the Config to a Runner."""
+"""Train an EST (or any mmaction2) model from a config: parse arguments, hand the Config to a
+Runner.
+
+Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite);
+a bad checkpoint (unsafe pickle, truncated, missing) ends the run with one line naming the file."""
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -7,7 +12,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmengine.config import Config  # noqa: E402
 
-from est_mm.utils import build_runner, cfg_options_argument, launcher_arguments  # noqa: E402
+from est_mm.utils import (CheckpointError, build_runner, cfg_options_argument,  # noqa: E402
+                          check_checkpoint, latest_checkpoint, launcher_arguments,
+                          remove_checkpoints, work_dir_checkpoints)
 
 
 def parse_args():
@@ -17,7 +24,11 @@ def parse_args():
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint; without a path, from the latest '
-                        'checkpoint in the work dir (starts fresh if there is none)')
+                        'complete checkpoint in the work dir (starts fresh if there is none)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='the work dir holds checkpoints of an earlier run: delete them '
+                        '(epoch_*.pth, iter_*.pth, best_*.pth, last_checkpoint) and start over; '
+                        'without it (or --resume) training refuses to start there')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (useful on GPU only)')
     parser.add_argument('--no-validate', action='store_true',
@@ -49,9 +60,7 @@ def merge_args(cfg, args):
             raise SystemExit(f'--amp does not support the optimizer wrapper {wrapper!r}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
+    if args.resume not in (None, 'auto'):  # --resume without a path: check_work_dir
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
@@ -68,10 +77,52 @@ def merge_args(cfg, args):
     return cfg
 
 
+def _rank() -> int:
+    return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0)))
+
+
+def check_work_dir(cfg, args):
+    """No silent data loss: without --resume, a work dir with checkpoints is refused unless
+    --overwrite (which deletes them). --resume without a path resumes from the newest complete
+    checkpoint (``last_checkpoint`` if it names an existing file, else the highest epoch_N.pth)."""
+    work_dir = cfg.work_dir
+    if args.resume is not None and args.overwrite:
+        raise SystemExit('pass either --resume (continue the earlier run) or --overwrite '
+                         '(start over), not both')
+    if args.resume is None:
+        if work_dir_checkpoints(work_dir):
+            if not args.overwrite:
+                raise SystemExit(f'{work_dir} has checkpoints from an earlier run: pass --resume '
+                                 'to continue it or --overwrite to start over')
+            if _rank() == 0:
+                removed = remove_checkpoints(work_dir)
+                print(f'--overwrite: removed {len(removed)} checkpoint file(s) of the earlier run '
+                      f'from {work_dir}', flush=True)
+    elif args.resume == 'auto':
+        found = latest_checkpoint(work_dir)
+        if found is None:  # a new run (the config's load_from, if any, initialises it)
+            print(f'--resume: no checkpoint in {work_dir}, starting a new run', flush=True)
+        else:
+            cfg.resume, cfg.load_from = True, found
+    return cfg
+
+
+def check_load_from(cfg):
+    """Before building anything: the checkpoint to resume or start from must pass the safe rules
+    (pickle parsed, tensor data memory-mapped, not read; see est_mm.utils.check_checkpoint)."""
+    path = cfg.get('load_from')
+    if path and '://' not in str(path):
+        check_checkpoint(path)
+
+
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
-    build_runner(cfg, args).train()
+    cfg = check_work_dir(merge_args(Config.fromfile(args.config), args), args)
+    try:
+        check_load_from(cfg)
+        build_runner(cfg, args).train()
+    except CheckpointError as err:  # unsafe, truncated or missing: one line naming the file
+        raise SystemExit(str(err))
 
 
 if __name__ == '__main__':

@@ -20,14 +20,30 @@ def _write_json(path: str, data: Dict) -> None:
     os.replace(path + '.tmp', path)
 
 
+def demo_outputs(video: str, out_dir: str, pred_out_file: Optional[str] = None,
+                 vid_out_dir: Optional[str] = None) -> Dict[str, str]:
+    """The files :func:`run_demo` writes: json, timeline (PNG) and, with ``vid_out_dir``, video."""
+    stem = osp.splitext(osp.basename(video))[0]
+    paths = dict(json=pred_out_file or osp.join(out_dir, f'{stem}.json'),
+                 timeline=osp.join(out_dir, f'{stem}_timeline.png'))
+    if vid_out_dir:
+        paths['video'] = osp.join(vid_out_dir, f'{stem}.mp4')
+    return paths
+
+
 def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='retinaface',
              detect_every: int = 1, margin: float = 1.25, smooth: int = 5, align: bool = False,
              face_size: int = 224, pred_out_file: Optional[str] = None,
-             vid_out_dir: Optional[str] = None, crop_faces: bool = True) -> Dict:
+             vid_out_dir: Optional[str] = None, crop_faces: bool = True,
+             overwrite: bool = False) -> Dict:
     """Runs detection + EST on ``video`` and writes ``<stem>.json`` and ``<stem>_timeline.png``
     into ``out_dir`` (and ``<stem>.mp4`` into ``vid_out_dir``). Returns the JSON dict, which
-    also holds the timings: seconds of work per second of video for detection and for EST."""
-    stem = osp.splitext(osp.basename(video))[0]
+    also holds the timings: seconds of work per second of video for detection and for EST.
+    Raises :class:`est_mm.utils.OutputExistsError` before any work if one of these files exists,
+    unless ``overwrite``; each is written under a temporary name, then renamed."""
+    from ..utils.files import refuse_existing
+    outputs = demo_outputs(video, out_dir, pred_out_file, vid_out_dir)
+    refuse_existing(outputs.values(), overwrite)
     frames = open_frames(video)
     total, fps = frames.num_frames, frames.fps
     windows = inferencer.window_indices(total)
@@ -63,14 +79,13 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
         settings=dict(detector=str(detector), detect_every=detect_every, margin=margin,
                       smooth=smooth, align=align, face_size=face_size,
                       window=inferencer.window, stride=inferencer.stride))
-    pred_out_file = pred_out_file or osp.join(out_dir, f'{stem}.json')
-    _write_json(pred_out_file, report)
-    report['outputs'] = dict(json=pred_out_file, timeline=plot_timeline(
-        result, osp.join(out_dir, f'{stem}_timeline.png'), inferencer.sampler))
+    _write_json(outputs['json'], report)
+    report['outputs'] = dict(json=outputs['json'], timeline=plot_timeline(
+        result, outputs['timeline'], inferencer.sampler))
     if vid_out_dir:
         labels = [f'{w.label_name} {100 * max(w.scores):.0f}%' for w in frame_labels(result)]
         boxes = track.boxes if track is not None else None
         stream = (f for _, chunk in frames.chunks() for f in chunk)
         report['outputs']['video'] = write_annotated_video(
-            stream, osp.join(vid_out_dir, f'{stem}.mp4'), fps or 25.0, boxes, labels)
+            stream, outputs['video'], fps or 25.0, boxes, labels)
     return report
