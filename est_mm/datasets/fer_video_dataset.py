@@ -16,7 +16,8 @@ from mmaction.utils import ConfigType
 from .emotion_names import emotion_key
 from .holdout import check_holdout_args, stratified_holdout
 from .integrity import (BAD_SAMPLE_POLICIES, DUPLICATE_POLICIES, BadSampleError, Duplicate,
-                        describe_failure, find_duplicates, probe_sample, read_text)
+                        describe_failure, find_duplicates, printable, probe_sample,
+                        read_text)
 
 SOURCES = ('frames', 'videos')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.mpg', '.mpeg', '.m4v', '.wmv',
@@ -416,8 +417,9 @@ class FERVideoDataset(BaseActionDataset):
         unreadable ones."""
         owner = type(self).__name__
         began = time.time()
-        print_log(f'{owner}: deep check of the {len(data_list)} samples of {self.ann_file} '
-                  f'(first and last frame of each)...', logger='current')
+        print_log(printable(f'{owner}: deep check of the {len(data_list)} samples of '
+                            f'{self.ann_file} (first and last frame of each)...'),
+                  logger='current')
         kept, bad = [], {}
         for info in data_list:
             source = 'frames' if 'frame_dir' in info else 'videos'
@@ -445,9 +447,9 @@ class FERVideoDataset(BaseActionDataset):
         if path in self.bad_samples:
             return
         self.bad_samples[path] = problem
-        message = (f"{type(self).__name__}: skipped a sample that cannot be loaded "
-                   f"(on_bad_sample='skip', {len(self.bad_samples)} so far in process "
-                   f'{os.getpid()}): {problem}')
+        message = printable(f"{type(self).__name__}: skipped a sample that cannot be loaded "
+                            f"(on_bad_sample='skip', {len(self.bad_samples)} so far in process "
+                            f'{os.getpid()}): {problem}')
         if int(os.environ.get('RANK', 0)) == 0:
             print_log(message, logger='current', level=logging.WARNING)
         else:  # mmengine shows only errors of the other ranks

@@ -30,6 +30,12 @@ def one_line(err: BaseException) -> str:
     return type(err).__name__
 
 
+def printable(text: str) -> str:
+    """``text`` with the undecodable bytes of non-UTF-8 file names (lone surrogates) spelled
+    ``\\udcXX``, so a log handler or UTF-8 stream can write it."""
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
 def describe_failure(path: str, err: BaseException) -> str:
     """``<problem>`` if the error's first line names ``path`` already, else ``<path>: <problem>``;
     errors without a message keep their type name."""

@@ -192,6 +192,8 @@ def check_split(split, loader_cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if hasattr(sys.stdout, 'reconfigure'):  # non-UTF-8 file names print as \udcXX, not crash
+        sys.stdout.reconfigure(errors='backslashreplace')
     from mmengine.config import Config
     from mmaction.utils import register_all_modules
 
