@@ -8,6 +8,6 @@ from . import compat
 
 compat.apply()
 
-from . import datasets, evaluation, models  # noqa: E402,F401  (registration side effects)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration side effects)
 
 __version__ = '0.1.0'

@@ -1,7 +1,7 @@
 # mmaction2's runtime (hooks, logging, visualiser), plus est_mm's registration and the paper's seed.
 _base_ = 'mmaction::_base_/default_runtime.py'
 
-custom_imports = dict(imports=['est_mm', 'est_mm.engine'], allow_failed_imports=False)
+custom_imports = dict(imports=['est_mm'], allow_failed_imports=False)
 
 randomness = dict(seed=3456, deterministic=False)  # official training seed
 
