@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -104,3 +105,80 @@ def test_bad_inputs_give_one_clear_line(checkpoint, tmp_path, kind):
     if kind == 'no_face':
         assert 'face' in message.lower()
     assert not osp.exists(tmp_path / 'out' / (osp.splitext(osp.basename(video))[0] + '.json'))
+
+
+def compose(tmp_path):
+    """Two different real people side by side (the woman hidden for frames 20-27), 48 frames."""
+    def read(name):
+        cap, out = cv2.VideoCapture(osp.join(FEAT_DATA, name)), []
+        while len(out) < 48:
+            out.append(cv2.resize(cap.read()[1], (480, 270)))
+        return out
+    path = str(tmp_path / 'two_people.mp4')
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 24.0, (960, 270))
+    for t, (a, b) in enumerate(zip(read('WolfgangLanger_Pexels.mp4'), read('single_face.mp4'))):
+        if 20 <= t < 28:
+            a = a * 0
+        writer.write(np.hstack([a, b]))
+    writer.release()
+    return path
+
+
+def test_two_people_one_track_each(checkpoint, tmp_path):
+    video = compose(tmp_path)
+    rc, out, err = demo(video, CONFIG, checkpoint, '--out-dir', str(tmp_path / 'out'),
+                        '--vid-out-dir', str(tmp_path / 'out'))
+    assert rc == 0, err[-3000:]
+    report = json.load(open(tmp_path / 'out' / 'two_people.json'))
+    tracks = report['tracks']
+    assert [t['id'] for t in tracks] == [1, 2]
+    for t in tracks:
+        assert (t['first_frame'], t['last_frame']) == (0, 47)  # the occluded one kept its id
+        assert t['windows'][0]['start'] == 0 and t['windows'][-1]['end'] == 48
+        assert set(t['scores']) == set(report['classes'])
+    sides = sorted(np.mean([(b[0] + b[2]) / 2 for b in t['face']['boxes']]) for t in tracks)
+    assert sides[0] < 480 < sides[1]
+    for i in (1, 2):
+        assert osp.getsize(tmp_path / 'out' / f'two_people_track{i}_timeline.png') > 10000
+    assert 'face #2' in out
+    assert int(cv2.VideoCapture(str(tmp_path / 'out' / 'two_people.mp4')).get(
+        cv2.CAP_PROP_FRAME_COUNT)) == 48
+
+
+def test_one_face_is_exactly_the_single_face_path(checkpoint, tmp_path):
+    from est_mm.apis.faces import crop_main_face
+    from est_mm.apis.inference import ESTInferencer
+    video = cut(osp.join(FEAT_DATA, 'WolfgangLanger_Pexels.mp4'), str(tmp_path / 'w.mp4'), 130)
+    rc, out, err = demo(video, CONFIG, checkpoint, '--out-dir', str(tmp_path))
+    assert rc == 0, err[-3000:]
+    report = json.load(open(tmp_path / 'w.json'))
+    assert len(report['tracks']) == 1
+    inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu')
+    needed = np.unique(np.concatenate([i for _, _, i in inferencer.window_indices(130)]))
+    track = crop_main_face(video, crop_indices=needed)
+    crops = dict(zip(track.crop_indices.tolist(), track.crops))
+    expected = inferencer.predict(lambda idx: [crops[i] for i in idx], 130, track.fps)
+    np.testing.assert_allclose(list(report['scores'].values()), expected.scores, atol=1e-5)
+    assert [w['label_name'] for w in report['windows']] == [w.label_name for w in
+                                                            expected.windows]
+    np.testing.assert_allclose(report['face']['boxes'], np.round(track.boxes, 1), atol=0.11)
+
+
+def test_onnxruntime_backend_gives_the_same_labels(checkpoint, tmp_path):
+    onnx_path = str(tmp_path / 'toy.onnx')
+    proc = subprocess.run([sys.executable, 'tools/deployment/export_onnx.py', CONFIG, checkpoint,
+                           '--out', onnx_path], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    video = cut(osp.join(FEAT_DATA, 'WolfgangLanger_Pexels.mp4'), str(tmp_path / 'w.mp4'), 160)
+    reports = {}
+    for backend, model in (('pytorch', checkpoint), ('onnxruntime', onnx_path)):
+        rc, out, err = demo(video, CONFIG, model, '--backend', backend, '--out-dir',
+                            str(tmp_path / backend), '--detect-every', '3')
+        assert rc == 0, err[-3000:]
+        reports[backend] = json.load(open(tmp_path / backend / 'w.json'))
+    a, b = reports['pytorch'], reports['onnxruntime']
+    assert a['label'] == b['label'] and b['settings']['backend'] == 'onnxruntime'
+    assert [w['label_name'] for w in a['windows']] == [w['label_name'] for w in b['windows']]
+    np.testing.assert_allclose(list(a['scores'].values()), list(b['scores'].values()),
+                               atol=1e-4)

@@ -11,8 +11,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('video', help='input video file (any format decord/FFmpeg reads)')
-    parser.add_argument('config', help='model config, e.g. configs/est_r18_dfew.py')
-    parser.add_argument('checkpoint', help='trained checkpoint (.pth), loaded with safe loading')
+    parser.add_argument('config', help='model config, e.g. configs/est_r18_dfew.py (not read '
+                        'with --backend onnxruntime: the .onnx file carries what it needs)')
+    parser.add_argument('checkpoint', help='trained checkpoint (.pth, loaded with safe loading), '
+                        'or an exported .onnx file with --backend onnxruntime')
+    parser.add_argument('--backend', default='pytorch', choices=['pytorch', 'onnxruntime'],
+                        help='run the PyTorch model, or the ONNX export with ONNX Runtime '
+                        '(tools/deployment/export_onnx.py; default: pytorch)')
     parser.add_argument('--out-dir', default='demo_out',
                         help='folder for <video>.json and <video>_timeline.png (default: demo_out)')
     parser.add_argument('--pred-out-file', help='write the JSON here instead of --out-dir')
@@ -36,6 +41,14 @@ def parse_args():
                         help='frames per EST window (default: the sampler\'s 105)')
     parser.add_argument('--stride', type=int,
                         help='frames between window starts (default: half a window)')
+    parser.add_argument('--max-faces', type=int,
+                        help='follow at most this many faces, the biggest and most persistent '
+                        '(default: all)')
+    parser.add_argument('--min-track-len', type=int, default=10,
+                        help='drop face tracks spanning fewer frames (default: 10)')
+    parser.add_argument('--max-gap', type=int, default=25,
+                        help='a face missed (e.g. occluded) for up to this many frames keeps '
+                        'its track id (default: 25)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files (JSON, PNG, video); without it the '
                         'demo refuses to start if one exists')
@@ -56,8 +69,9 @@ def main():
     except OutputExistsError as err:
         raise SystemExit(str(err))
     try:
-        inferencer = ESTInferencer(args.config, args.checkpoint, device=args.device,
-                                   window=args.window, stride=args.stride)
+        inferencer = ESTInferencer(None if args.backend == 'onnxruntime' else args.config,
+                                   args.checkpoint, device=args.device, window=args.window,
+                                   stride=args.stride, backend=args.backend)
     except CheckpointError as err:  # refused (unsafe pickle), truncated, missing: one line
         raise SystemExit(str(err))
     except Exception as err:  # noqa: BLE001 - one clear line for a bad checkpoint or config
@@ -67,12 +81,18 @@ def main():
                           detect_every=args.detect_every, margin=args.margin,
                           smooth=args.smooth, align=args.align,
                           pred_out_file=args.pred_out_file, vid_out_dir=args.vid_out_dir,
-                          crop_faces=not args.no_face_crop, overwrite=args.overwrite)
+                          crop_faces=not args.no_face_crop, overwrite=args.overwrite,
+                          max_faces=args.max_faces, min_track_len=args.min_track_len,
+                          max_gap=args.max_gap)
     except (NoFaceError, VideoReadError, ValueError, OutputExistsError) as err:
         raise SystemExit(str(err).splitlines()[0])
     speed = report['seconds_per_video_second'] or {}
     print(f"{args.video}: {report['label']} ({100 * max(report['scores'].values()):.1f} %), "
           f"{len(report['windows'])} window(s) over {report['num_frames']} frames")
+    if len(report['tracks']) > 1:
+        for track in report['tracks']:
+            print(f"  face #{track['id']} (frames {track['first_frame']}-{track['last_frame']}): "
+                  f"{track['label']} ({100 * max(track['scores'].values()):.1f} %)")
     if speed:
         print('seconds of work per second of video: ' +
               ', '.join(f'{k} {v:.2f}' for k, v in speed.items()))

@@ -1,5 +1,6 @@
 """Raw video → face track → EST → JSON, timeline PNG and (optionally) an annotated video.
 ``tools/demo.py`` parses arguments and calls :func:`run_demo`."""
+import glob
 import json
 import os
 import os.path as osp
@@ -8,8 +9,9 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .faces import crop_main_face, open_frames
+from .faces import iter_face_crops, open_frames, track_main_face
 from .inference import ESTInferencer
+from .multi_face import predict_person, track_faces
 from .visualize import frame_labels, plot_timeline, write_annotated_video
 
 
@@ -35,57 +37,116 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
              detect_every: int = 1, margin: float = 1.25, smooth: int = 5, align: bool = False,
              face_size: int = 224, pred_out_file: Optional[str] = None,
              vid_out_dir: Optional[str] = None, crop_faces: bool = True,
-             overwrite: bool = False) -> Dict:
+             overwrite: bool = False, max_faces: Optional[int] = None,
+             min_track_len: int = 10, max_gap: int = 25) -> Dict:
     """Runs detection + EST on ``video`` and writes ``<stem>.json`` and ``<stem>_timeline.png``
-    into ``out_dir`` (and ``<stem>.mp4`` into ``vid_out_dir``). Returns the JSON dict, which
-    also holds the timings: seconds of work per second of video for detection and for EST.
+    into ``out_dir`` (and ``<stem>.mp4`` into ``vid_out_dir``). Every face gets its own track
+    (``tracks`` in the JSON, ``<stem>_track<id>_timeline.png`` when there are several); with
+    one face the result is exactly the single-face path's. The top-level prediction is the
+    longest track's. The JSON also holds the timings: seconds of work per second of video.
     Raises :class:`est_mm.utils.OutputExistsError` before any work if one of these files exists,
     unless ``overwrite``; each is written under a temporary name, then renamed."""
     from ..utils.files import refuse_existing
     outputs = demo_outputs(video, out_dir, pred_out_file, vid_out_dir)
-    refuse_existing(outputs.values(), overwrite)
+    stem = osp.splitext(osp.basename(video))[0]
+    refuse_existing(list(outputs.values()) +
+                    glob.glob(osp.join(glob.escape(out_dir), f'{glob.escape(stem)}_track*_timeline.png')),
+                    overwrite)
     frames = open_frames(video)
     total, fps = frames.num_frames, frames.fps
-    windows = inferencer.window_indices(total)
-    needed = np.unique(np.concatenate([ind for _, _, ind in windows]))
     timings: Dict[str, float] = {}
-    track = None
     if crop_faces:
-        track = crop_main_face(frames, detector, size=face_size, margin=margin, smooth=smooth,
-                               align=align, detect_every=detect_every, crop_indices=needed,
-                               timings=timings)
-        crops = dict(zip(track.crop_indices.tolist(), track.crops))
-
-        def read(indices):
-            return [crops[i] for i in indices]
+        people = _face_tracks(frames, inferencer, detector, detect_every, margin, smooth, align,
+                              face_size, max_faces, min_track_len, max_gap, timings)
     else:
-        def read(indices):
-            return list(frames.get(list(indices)))
-    tic = time.perf_counter()
-    result = inferencer.predict(read, total, fps, name=video)
-    timings['est'] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        result = inferencer.predict(lambda idx: list(frames.get(list(idx))), total, fps,
+                                    name=video)
+        timings['est'] = time.perf_counter() - tic
+        people = [dict(id=1, first=0, last=total - 1, result=result, face=None)]
+    main = max(people, key=lambda p: (p['last'] - p['first'], -p['id']))
+    result = main['result']
     duration = total / fps if fps else None
     report = dict(
         video=osp.abspath(video), num_frames=total, fps=fps, duration_s=duration,
         label=result.label_name, scores=dict(zip(result.classes, result.scores)),
         windows=[w.__dict__ for w in result.windows], classes=result.classes,
-        face=track.to_dict() if track is not None else None,
+        main_track=main['id'],
+        face=main['face'].to_dict() if main['face'] is not None else None,
+        tracks=[dict(id=p['id'], first_frame=p['first'], last_frame=p['last'],
+                     label=p['result'].label_name,
+                     scores=dict(zip(p['result'].classes, p['result'].scores)),
+                     windows=[w.__dict__ for w in p['result'].windows],
+                     face=p['face'].to_dict() if p['face'] is not None else None)
+                for p in people],
         timings_s={k: round(v, 3) for k, v in timings.items()},
         seconds_per_video_second=({
             'detection': round((timings.get('detect', 0) + timings.get('decode', 0)) / duration,
                                3),
             'crop': round(timings.get('crop', 0) / duration, 3),
-            'est': round(timings['est'] / duration, 3)} if duration else None),
+            'est': round(timings.get('est', 0) / duration, 3)} if duration else None),
         settings=dict(detector=str(detector), detect_every=detect_every, margin=margin,
                       smooth=smooth, align=align, face_size=face_size,
-                      window=inferencer.window, stride=inferencer.stride))
+                      window=inferencer.window, stride=inferencer.stride,
+                      backend=inferencer.backend, max_faces=max_faces,
+                      min_track_len=min_track_len, max_gap=max_gap))
     _write_json(outputs['json'], report)
     report['outputs'] = dict(json=outputs['json'], timeline=plot_timeline(
         result, outputs['timeline'], inferencer.sampler))
+    if len(people) > 1:
+        for p in people:
+            report['outputs'][f'timeline_track{p["id"]}'] = plot_timeline(
+                p['result'], osp.join(out_dir, f'{stem}_track{p["id"]}_timeline.png'),
+                inferencer.sampler, title=f'{stem}: face #{p["id"]} (frames {p["first"]}–'
+                f'{p["last"]}): {p["result"].label_name}')
     if vid_out_dir:
-        labels = [f'{w.label_name} {100 * max(w.scores):.0f}%' for w in frame_labels(result)]
-        boxes = track.boxes if track is not None else None
+        annotations = _annotations(people, total)
         stream = (f for _, chunk in frames.chunks() for f in chunk)
         report['outputs']['video'] = write_annotated_video(
-            stream, outputs['video'], fps or 25.0, boxes, labels)
+            stream, outputs['video'], fps or 25.0, annotations=annotations)
     return report
+
+
+def _face_tracks(frames, inferencer, detector, detect_every, margin, smooth, align, face_size,
+                 max_faces, min_track_len, max_gap, timings):
+    """[dict(id, first, last, result, face)] for every tracked face; a single face goes through
+    the main-face path (track over the whole video, crops of the sampled frames only)."""
+    persons, dets = track_faces(frames, detector, detect_every, max_faces, min_track_len,
+                                max_gap, smooth, timings=timings)
+    total = frames.num_frames
+    if len(persons) <= 1:
+        track = track_main_face(dets, smooth, name=frames.path)  # NoFaceError if none
+        windows = inferencer.window_indices(total)
+        needed = np.unique(np.concatenate([ind for _, _, ind in windows]))
+        crops = next(iter_face_crops(frames, track, face_size, margin, align, needed,
+                                     timings))[1]
+        by_frame = dict(zip(needed.tolist(), crops))
+        track.fps, track.frame_size = frames.fps, (frames.height, frames.width)
+        tic = time.perf_counter()
+        result = inferencer.predict(lambda idx: [by_frame[i] for i in idx], total, frames.fps,
+                                    name=frames.path)
+        timings['est'] = time.perf_counter() - tic
+        return [dict(id=1, first=0, last=total - 1, result=result, face=track)]
+    people = []
+    for person in persons:
+        tic = time.perf_counter()
+        crop_time = timings.get('crop', 0.0)
+        result = predict_person(frames, person, inferencer, face_size, margin, align, timings)
+        timings['est'] = (timings.get('est', 0.0) + time.perf_counter() - tic -
+                          (timings.get('crop', 0.0) - crop_time))
+        people.append(dict(id=person.track_id, first=person.first, last=person.last,
+                           result=result, face=person.face))
+    return people
+
+
+def _annotations(people, total):
+    """Per frame: [(box, '#id label p%')] for every face whose track covers it."""
+    out = [[] for _ in range(total)]
+    for p in people:
+        windows = frame_labels(p['result'])
+        tag = f'#{p["id"]} ' if len(people) > 1 else ''
+        for t in range(p['first'], p['last'] + 1):
+            w = windows[t]
+            box = p['face'].boxes[t - p['first']] if p['face'] is not None else None
+            out[t].append((box, f'{tag}{w.label_name} {100 * max(w.scores):.0f}%'))
+    return out

@@ -74,11 +74,21 @@ class ESTInferencer:
         window: frames per EST window (default: the sampler's unified length, 105).
         stride: frames between window starts (default: half a window).
         batch_size: windows per forward pass.
+        backend: 'pytorch', or 'onnxruntime' to run an exported ``.onnx`` file given as
+            ``checkpoint`` (no PyTorch module is built; classes, frame size and sampling come from
+            the file's metadata; ``config`` may be None).
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: Optional[str] = None,
                  window: Optional[int] = None, stride: Optional[int] = None,
-                 batch_size: int = 8):
+                 batch_size: int = 8, backend: str = 'pytorch'):
+        if backend not in ('pytorch', 'onnxruntime'):
+            raise ValueError(f"backend must be 'pytorch' or 'onnxruntime', got {backend!r}")
+        self.backend = backend
+        self.batch_size = batch_size
+        if backend == 'onnxruntime':
+            self._init_onnx(checkpoint, window, stride)
+            return
         register_all_modules()
         cfg = config if isinstance(config, Config) else Config.fromfile(config)
         self.cfg = cfg
@@ -105,12 +115,25 @@ class ESTInferencer:
         self.size = tuple(size) if size else None  # (w, h)
         self._use_checkpoint_preprocessor(est.get('data_preprocessor'))
         self.model.to(self.device).eval()
+        self._set_windows(window, stride)
+        self.classes = self._class_names(meta, cfg)
+
+    def _init_onnx(self, path, window, stride) -> None:
+        from ..deploy import ONNXModel
+        if not path or not str(path).endswith('.onnx'):
+            raise ValueError(f'backend onnxruntime needs an exported .onnx file, got {path!r}')
+        self.onnx = ONNXModel(path)
+        self.sampler = TRANSFORMS.build(dict(type='SnippetSampling', **self.onnx.sampling,
+                                             test_mode=True))
+        self.size = tuple(self.onnx.frame_size[::-1])  # (w, h)
+        self.classes = list(self.onnx.classes)
+        self._set_windows(window, stride)
+
+    def _set_windows(self, window, stride) -> None:
         self.window = int(window or self.sampler.unified_len)
         self.stride = int(stride or max(1, self.window // 2))
         if self.window < 1 or self.stride < 1:
             raise ValueError(f'window and stride must be >= 1, got {self.window}, {self.stride}')
-        self.batch_size = batch_size
-        self.classes = self._class_names(meta, cfg)
 
     def _prefer(self, what: str, from_config, from_checkpoint):
         """The checkpoint's value if it has one (warning when the config's differs), else the
@@ -191,6 +214,14 @@ class ESTInferencer:
         data = self.model.data_preprocessor(dict(inputs=batch, data_samples=None), False)
         return data['inputs'].to(self.device)
 
+    def _forward(self, clips: List[List[np.ndarray]]):
+        """Clips of RGB frames → (probabilities [N, K], frame weights [N, n, J], snippet
+        attention [N, n]) as numpy, with either backend."""
+        if self.backend == 'onnxruntime':
+            return self.onnx.run(clips)
+        logits, weights, attn = self.model.forward_explain(self._to_inputs(clips))
+        return (logits.softmax(-1).cpu().numpy(), weights.cpu().numpy(), attn.cpu().numpy())
+
     def window_indices(self, num_frames: int) -> List[tuple]:
         """For each window: (start, end, the 35 sampled frame indices of the source)."""
         unified = self.sampler.unified_indices().ravel()
@@ -213,11 +244,9 @@ class ESTInferencer:
             chunk = spans[i:i + self.batch_size]
             needed = np.unique(np.concatenate([ind for _, _, ind in chunk]))
             frames = dict(zip(needed.tolist(), read(needed)))
-            logits, weights, attn = self.model.forward_explain(
-                self._to_inputs([[frames[j] for j in ind.tolist()] for _, _, ind in chunk]))
-            probs = logits.softmax(-1).cpu().numpy()
-            for (s, e, ind), p, w, a in zip(chunk, probs, weights.cpu().numpy(),
-                                            attn.cpu().numpy()):
+            probs, weights, attn = self._forward(
+                [[frames[j] for j in ind.tolist()] for _, _, ind in chunk])
+            for (s, e, ind), p, w, a in zip(chunk, probs, weights, attn):
                 label = int(p.argmax())
                 results.append(WindowResult(
                     start=s, end=e, frame_inds=ind.tolist(), scores=p.tolist(), label=label,
