@@ -510,12 +510,13 @@ def test_training_skips_or_stops_on_a_corrupt_clip(toy_tree, tmp_path):
     warnings = [line for line in out.splitlines() if 'skipped a sample' in line]
     assert len(warnings) == 1, warnings
     assert f'cannot read image {osp.join(clip, "1.jpg")}' in warnings[0]
-    assert 'Epoch(train) [1][2/2]' in out.replace('  ', ' ')
+    assert 'Epoch(train) [1][1/1]' in out.replace('  ', ' ')  # 7 clips, batch 4, drop_last
     assert osp.isfile(tmp_path / 'skip' / 'epoch_1.pth')
 
     proc = run_tool(train_cmd(root, tmp_path / 'error'))
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert 'BadSampleError: ' in last and f'cannot read image {osp.join(clip, "1.jpg")}' in last
+    assert f'cannot read image {osp.join(clip, "1.jpg")}' in last
+    assert 'Traceback' not in proc.stderr  # tools/train.py ends with the one line only
     assert "on_bad_sample='skip'" in last
     assert not osp.exists(tmp_path / 'error' / 'epoch_1.pth')

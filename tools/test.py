@@ -14,6 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 
+from est_mm.datasets.integrity import BadSampleError, one_line  # noqa: E402
 from est_mm.utils import (CheckpointError, OutputExistsError, build_runner,  # noqa: E402
                           cfg_options_argument, check_checkpoint, launcher_arguments,
                           refuse_existing)
@@ -67,6 +68,8 @@ def main():
             os.replace(dump_tmp, args.dump)
     except CheckpointError as err:  # unsafe, truncated or unreadable: one line naming the file
         raise SystemExit(str(err))
+    except BadSampleError as err:  # a clip that cannot be read (on_bad_sample='error')
+        raise SystemExit(one_line(err))
     finally:
         if dump_tmp is not None and osp.exists(dump_tmp):
             os.remove(dump_tmp)

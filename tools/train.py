@@ -12,6 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmengine.config import Config  # noqa: E402
 
+from est_mm.datasets.integrity import BadSampleError, one_line  # noqa: E402
 from est_mm.utils import (CheckpointError, build_runner, cfg_options_argument,  # noqa: E402
                           check_checkpoint, latest_checkpoint, launcher_arguments,
                           remove_checkpoints, work_dir_checkpoints)
@@ -123,6 +124,8 @@ def main():
         build_runner(cfg, args).train()
     except CheckpointError as err:  # unsafe, truncated or missing: one line naming the file
         raise SystemExit(str(err))
+    except BadSampleError as err:  # a clip that cannot be read (on_bad_sample='error')
+        raise SystemExit(one_line(err))
 
 
 if __name__ == '__main__':

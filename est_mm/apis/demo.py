@@ -83,6 +83,7 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
         seconds_per_video_second=({
             'detection': round((timings.get('detect', 0) + timings.get('decode', 0)) / duration,
                                3),
+            'tracking': round(timings.get('track', 0) / duration, 3),
             'crop': round(timings.get('crop', 0) / duration, 3),
             'est': round(timings.get('est', 0) / duration, 3)} if duration else None),
         settings=dict(detector=str(detector), detect_every=detect_every, margin=margin,

@@ -129,6 +129,7 @@ def track_faces(source: FrameSource, detector: Union[str, FaceDetector] = 'retin
     the raw per-frame detections (for the single-face path)."""
     video = open_frames(source)
     dets, descs = detect_with_appearance(video, detector, detect_every, timings)
+    tic = time.perf_counter()
     tracks = [tr for tr in associate(dets, descs, iou_threshold, max_gap)
               if tr.last - tr.first + 1 >= min(min_track_len, video.num_frames)]
     if max_faces is not None:
@@ -140,6 +141,8 @@ def track_faces(source: FrameSource, detector: Union[str, FaceDetector] = 'retin
         face = fill_track(local, tr.last - tr.first + 1, smooth, name=video.path)
         face.fps, face.frame_size = video.fps, (video.height, video.width)
         out.append(PersonFaceTrack(new_id, tr.first, tr.last, face))
+    if timings is not None:
+        timings['track'] = timings.get('track', 0.0) + time.perf_counter() - tic
     return out, dets
 
 

@@ -127,3 +127,10 @@ def probe_sample(path: str, source: Optional[str] = None) -> Optional[str]:
     except Exception as err:  # whatever fails here would fail in training
         return describe_failure(path, err)
     return None
+
+
+def one_line(err: BaseException) -> str:
+    """A :class:`BadSampleError`'s message as one line, also when a DataLoader worker re-raised
+    it with the worker's traceback in front."""
+    lines = [ln for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1].split('BadSampleError: ', 1)[-1] if lines else repr(err)

@@ -33,6 +33,7 @@ train_dataloader = dict(
     batch_size=8,  # §4.2: mini-batch 8
     num_workers=4,
     persistent_workers=True,
+    drop_last=True,  # a last batch of 1 cannot pass the SSOP head's BatchNorm in training
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(split='train', pipeline=train_pipeline))
 test_dataloader = dict(
