@@ -107,8 +107,11 @@ def test_missing_frames_config_runs_the_model(toy_root):
     cfg = Config.fromfile(osp.join(ROOT, 'configs/analysis/est_r18_dfew_missing10.py'))
     spec = cfg.test_dataloader.dataset
     spec.data_root = toy_root
-    spec.pipeline[4].scale = (32, 32)  # Resize
+    base = Config.fromfile(osp.join(ROOT, 'configs/est_r18_dfew.py')).test_dataloader.dataset
+    # the paper config's test pipeline with one step inserted after decoding
+    assert [s for s in spec.pipeline if s.type != 'ZeroFillFrames'] == base.pipeline
     assert spec.pipeline[3].type == 'ZeroFillFrames' and spec.pipeline[3].num_frames == 10
+    spec.pipeline[4].scale = (32, 32)  # Resize
     dataset = DATASETS.build(spec)
     sample = dataset[0]
     frames = sample['inputs']  # [35, 3, 32, 32] uint8
