@@ -103,6 +103,18 @@ def test_zero_fill_frames_zeroes_exactly_the_middle_k():
         ZeroFillFrames(2, position='centre')
 
 
+def test_bu3dfe_missing_frames_config_only_adds_the_step():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/analysis/est_r18_bu3dfe_missing10.py'))
+    base = Config.fromfile(osp.join(ROOT, 'configs/est_r18_bu3dfe.py'))
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    assert [s for s in pipeline if s.type != 'ZeroFillFrames'] == \
+        base.test_dataloader.dataset.pipeline
+    assert pipeline[3].type == 'ZeroFillFrames' and cfg.model == base.model
+    cfg.test_dataloader.dataset.pop('pipeline')
+    base.test_dataloader.dataset.pop('pipeline')
+    assert cfg.test_dataloader == base.test_dataloader
+
+
 def test_missing_frames_config_runs_the_model(toy_root):
     cfg = Config.fromfile(osp.join(ROOT, 'configs/analysis/est_r18_dfew_missing10.py'))
     spec = cfg.test_dataloader.dataset
