@@ -26,7 +26,7 @@ CONFIG = 'configs/est_r18_toy.py'
 SMALL_MODEL = ['model.cls_head.ffn_channels=256', 'model.cls_head.ssop_channels=[256,128]']
 
 
-def options(root, epochs=1, batch=4, test_batch=7):
+def options(root, epochs=1, batch=3, test_batch=7):
     """--cfg-options: toy data at 32 px, no workers, small head, checkpoint every epoch."""
     opts = []
     for split, size in (('train', batch), ('test', test_batch)):
@@ -64,7 +64,8 @@ def kill_when(cmd, log, pattern, timeout=900):
     """Start ``cmd``, SIGKILL it as soon as ``pattern`` appears in its output."""
     with open(log, 'w') as out:
         proc = subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=ROOT))
+                                stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED='1'))
         deadline = time.time() + timeout
         try:
             while time.time() < deadline:
@@ -127,11 +128,11 @@ def exact_resume(root, work, epochs, batch, kill_pattern, stale_a=False, extra_o
 
 @pytest.fixture(scope='module')
 def trained(toy_root, tmp_path_factory):
-    """Default-suite exact-resume run on the 7-clip toy set: 2 epochs of 2 iterations (batch 4),
-    B killed after iteration 1 of epoch 2. A starts in a work dir holding a stale earlier run,
+    """Default-suite exact-resume run on the 7-clip toy set: 2 epochs of 2 iterations (batch 3;
+    training drops the last incomplete batch), B killed after iteration 1 of epoch 2. A starts in a work dir holding a stale earlier run,
     with --overwrite."""
     work = str(tmp_path_factory.mktemp('reliability'))
-    a, b, metrics = exact_resume(toy_root, work, epochs=2, batch=4, stale_a=True,
+    a, b, metrics = exact_resume(toy_root, work, epochs=2, batch=3, stale_a=True,
                                  kill_pattern=r'Epoch\(train\)\s+\[2\]\[\s*1/2\]')
     return SimpleNamespace(root=toy_root, work=work, a=a, b=b, metrics=metrics,
                            checkpoint=osp.join(a, 'epoch_2.pth'))
@@ -156,7 +157,7 @@ def test_exact_resume_after_sigkill_three_epochs(tmp_path):
 def test_exact_resume_with_persistent_workers(toy_root, tmp_path):
     """Two persistent DataLoader workers (the dataset configs' setting): EpochSeedHook restarts
     them every epoch, seeded from (seed, epoch, rank, worker id)."""
-    exact_resume(toy_root, str(tmp_path), epochs=2, batch=4,
+    exact_resume(toy_root, str(tmp_path), epochs=2, batch=3,
                  kill_pattern=r'Epoch\(train\)\s+\[2\]\[\s*1/2\]',
                  extra_options=['train_dataloader.num_workers=2',
                                 'train_dataloader.persistent_workers=True'])
