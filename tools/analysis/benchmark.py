@@ -49,7 +49,9 @@ def parse_args():
     parser.add_argument('--clip-frames', type=int, default=90,
                         help='frames per generated clip (default: 90)')
     parser.add_argument('--threads', type=int,
-                        help='torch CPU threads (default: torch\'s choice, one per core)')
+                        help='torch CPU threads (default: torch\'s choice, one per core). On a '
+                        'CPU shared with other jobs, 1 avoids OpenMP stalls that hit models '
+                        'with many small ops (EST\'s head, Adam over 175 tensors) hardest')
     parser.add_argument('--json', metavar='OUT', help='also write all numbers to this JSON file')
     cfg_options_argument(parser)
     return parser.parse_args()
