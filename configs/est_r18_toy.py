@@ -5,14 +5,13 @@ _base_ = ['./est_r18_dfew.py']
 data_root = 'data/toy_dfew'
 frame_size = 64
 max_epochs = 16
-warmup_epochs = 1  # the paper's 10 warm-up epochs would swallow a short toy run
+warmup_epochs = 2  # the paper's 10 warm-up epochs would swallow a short toy run
 
 train_pipeline = [
     dict(type='VideoOrFramesInit'),
     dict(type='SnippetSampling'),
     dict(type='VideoOrFramesDecode'),
     dict(type='Resize', scale=(frame_size, frame_size), keep_ratio=False),
-    dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
@@ -32,11 +31,11 @@ test_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True)
+param_scheduler = [  # the official per-epoch formula (schedules/adam_cosine_160e.py), shorter
+    dict(type='LinearLR', start_factor=1 / warmup_epochs, end_factor=1.0, by_epoch=True,
+         begin=0, end=warmup_epochs),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
+         end=max_epochs)
 ]
 default_hooks = dict(
     checkpoint=dict(interval=4, max_keep_ckpts=1),

@@ -160,7 +160,7 @@ def test_gate_fails_on_a_tampered_model(exported, model_and_checkpoint, tmp_path
     from onnx import numpy_helper
     _, checkpoint = model_and_checkpoint
     proto = onnx.load(exported[2])
-    (init, ) = [i for i in proto.graph.initializer if i.name.endswith('classifier.6.bias')]
+    (init, ) = [i for i in proto.graph.initializer if i.name.endswith('classifier.5.bias')]
     init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 0.5, init.name))
     tampered = str(tmp_path / 'tampered.onnx')
     onnx.save(proto, tampered)

@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 import cv2
@@ -26,7 +27,7 @@ def test_snippet_sampling_builds_from_registry_and_writes_keys():
     assert 'SnippetSampling(num_snippets=7' in repr(t)
 
 
-def _check_windows(unified, max_start=30):
+def _check_windows(unified, max_start=29):
     """Indices (7x5, in the 105-frame unified video) come from one start s in [0, max_start],
     window k = [s + 10k, s + 10k + 14], 5 distinct sorted frames per window."""
     assert unified.shape == (7, 5)
@@ -45,7 +46,8 @@ def test_snippet_sampling_train_windows_on_unified_video():
         _check_windows(inds)
         firsts.append(inds[0, 0])
         lasts.append(inds[-1, -1])
-    assert min(firsts) == 0 and max(lasts) == 104
+    # official randint(0, 29): the last window of the latest start ends at 29 + 60 + 14 = 103
+    assert min(firsts) == 0 and max(lasts) == 103
     assert len(set(firsts)) > 30
 
 
@@ -185,6 +187,30 @@ def test_decode_frame_folder_gray_rgba_mixed_sizes(tmp_path):
     means = [img.mean() for img in r['imgs']]
     assert means == pytest.approx([220, 20, 100, 100, 60, 40], abs=2)
     assert r['imgs'][2] is not r['imgs'][3]
+
+
+def test_decode_unsampled_frame_0_sets_the_size_from_its_header(tmp_path):
+    """Frame 0 not sampled: its size is read from its header, also for a folder whose name is not
+    UTF-8 and for an EXIF quarter turn (OpenCV turns the image); an unreadable frame 0 fails."""
+    from PIL import Image
+    raw = os.fsencode(str(tmp_path)) + b'/clip\xe9'
+    try:
+        os.makedirs(raw)
+    except OSError:
+        pytest.skip('this file system refuses non-UTF-8 names')
+    folder = os.fsdecode(raw)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(raw + b'/1.jpg', exif=exif.tobytes())
+    Image.fromarray(np.full((30, 30, 3), 99, np.uint8)).save(raw + b'/2.png')
+    full = _load(dict(frame_dir=folder), [0, 1])
+    assert full['imgs'][0].shape == (40, 20, 3)  # decoded frame 0, turned
+    r = _load(dict(frame_dir=folder), [1, 1])
+    assert r['img_shape'] == (40, 20) and all(img.shape == (40, 20, 3) for img in r['imgs'])
+    with open(raw + b'/1.jpg', 'wb') as f:
+        f.write(b'not an image')
+    with pytest.raises(RuntimeError, match=r'cannot read image .*1\.jpg'):
+        _load(dict(frame_dir=folder), [1])
 
 
 def test_decode_frame_folder_keeps_rgb_order(tmp_path):

@@ -7,7 +7,7 @@ snippet_sampling = dict(
     snippet_len=15,  # §4.2: 15 frames each, overlapping by 5
     snippet_stride=10,
     unified_len=105,  # §4.2: every video unified to 105 frames
-    max_start=30)  # §4.2: start frame drawn from the first 30
+    max_start=29)  # §4.2: start frame drawn from the first 30 (official randint(0, 29))
 test_sampling = dict(snippet_sampling, test_mode=True, test_start=15,  # official test-time values
                      test_offsets=(0, 3, 6, 9, 12))
 
@@ -16,7 +16,7 @@ train_pipeline = [
     snippet_sampling,
     dict(type='VideoOrFramesDecode'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),  # §4.2: 224×224 face crops
-    dict(type='Flip', flip_ratio=0.5),
+    # official: no flip or other augmentation; opt in with e.g. dict(type='Flip', flip_ratio=0.5)
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]

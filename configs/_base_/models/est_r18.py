@@ -28,9 +28,15 @@ model = dict(
         ffn_channels=2048,
         dropout=0.1,
         mlp_channels=(128, 64),  # §3.1: 3-layer perception classifier
-        mlp_dropout=0.4,
-        ssop_loss_weight=1 / 7,  # §3.4 Eq. 7: L = L_cls + (1/n) L_S, n = 7
+        mlp_dropout=0.4,  # official: one Dropout(0.4) before the last Linear
+        encoder_norm=True,  # official (DETR): a final LayerNorm after the encoder
+        ssop_loss_weight=0.1428,  # §3.4 Eq. 7: L = L_cls + (1/n) L_S, n = 7 (official: 0.1428)
         num_permutations=10,  # §3.3: 10 sampled permutation orders
+        # the official set: datasets/permutation_10.npy of github.com/DreamMr/EST (row i = label i)
+        permutations=[[0, 4, 3, 2, 6, 1, 5], [5, 3, 1, 6, 4, 0, 2], [0, 4, 3, 5, 2, 6, 1],
+                      [5, 4, 3, 2, 1, 0, 6], [5, 1, 2, 4, 0, 6, 3], [0, 5, 2, 6, 4, 1, 3],
+                      [3, 1, 5, 0, 6, 2, 4], [2, 3, 0, 4, 1, 6, 5], [5, 0, 4, 1, 3, 2, 6],
+                      [0, 3, 2, 6, 4, 5, 1]],
         ssop_detach=True,
         average_clips='prob'),
     data_preprocessor=dict(

@@ -34,7 +34,8 @@ class SnippetSampling(BaseTransform):
         snippet_len (int): Window length in unified frames. Defaults to 15.
         snippet_stride (int): Distance between window starts. Defaults to 10 (overlap 5).
         unified_len (int): Length every video is mapped to. Defaults to 105.
-        max_start (int): Largest random start in training (inclusive). Defaults to 30.
+        max_start (int): Largest random start in training (inclusive). Defaults to 29
+            (official: ``randint(0, 29)``, 30 starts).
         test_start (int): Start in test mode. Defaults to 15.
         test_offsets (Sequence[int]): Frames taken from each window in test mode.
             Defaults to ``(0, 3, 6, 9, 12)``.
@@ -47,7 +48,7 @@ class SnippetSampling(BaseTransform):
                  snippet_len: int = 15,
                  snippet_stride: int = 10,
                  unified_len: int = 105,
-                 max_start: int = 30,
+                 max_start: int = 29,
                  test_start: int = 15,
                  test_offsets: Sequence[int] = (0, 3, 6, 9, 12),
                  test_mode: bool = False) -> None:

@@ -3,21 +3,19 @@
 Plain layers on top of ``nn.MultiheadAttention`` so the decoder's cross-attention over the
 snippets can be returned for visualisation (paper Fig. 9).
 """
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
 def sine_positional_encoding(length: int, dims: int) -> torch.Tensor:
-    """Fixed sinusoidal encoding of positions ``0..length-1``: [length, dims] (no parameters)."""
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, dims, 2, dtype=torch.float32) * (-math.log(10000.0) / dims))
-    pe = torch.zeros(length, dims)
-    pe[:, 0::2] = torch.sin(position * div)
-    pe[:, 1::2] = torch.cos(position * div[:dims // 2])
-    return pe
+    """Fixed sinusoidal encoding of positions ``0..length-1``: [length, dims] (no parameters),
+    computed in float64 like the official table, then rounded to float32."""
+    position = torch.arange(length, dtype=torch.float64)[:, None]
+    exponent = 2.0 * (torch.arange(dims, dtype=torch.float64) // 2) / dims
+    angle = position / torch.pow(10000.0, exponent)
+    pe = torch.where(torch.arange(dims) % 2 == 0, torch.sin(angle), torch.cos(angle))
+    return pe.float()
 
 
 class FFN(nn.Module):
@@ -79,25 +77,33 @@ class DecoderLayer(nn.Module):
 
 
 class SnippetTransformer(nn.Module):
-    """Encoder over snippet features, decoder from learned queries, final decoder LayerNorm.
+    """Encoder over snippet features, decoder from learned queries; a final LayerNorm after the
+    encoder (``encoder_norm``, as DETR and the official EST) and after the decoder.
 
     ``forward(src [B, n, d], query [B, q, d])`` → (out [B, q, d], snippet attention [B, q, n]) where
-    the attention is the last decoder layer's cross-attention, averaged over heads.
+    the attention is the last decoder layer's cross-attention, averaged over heads. Every weight
+    matrix starts from ``kaiming_uniform_`` (official EST initialisation).
     """
 
     def __init__(self, dims: int = 512, num_heads: int = 4, num_encoder_layers: int = 3,
-                 num_decoder_layers: int = 3, ffn_channels: int = 2048, dropout: float = 0.1):
+                 num_decoder_layers: int = 3, ffn_channels: int = 2048, dropout: float = 0.1,
+                 encoder_norm: bool = True):
         super().__init__()
         self.encoder = nn.ModuleList(
             EncoderLayer(dims, num_heads, ffn_channels, dropout) for _ in range(num_encoder_layers))
+        self.encoder_norm = nn.LayerNorm(dims) if encoder_norm else nn.Identity()
         self.decoder = nn.ModuleList(
             DecoderLayer(dims, num_heads, ffn_channels, dropout) for _ in range(num_decoder_layers))
         self.decoder_norm = nn.LayerNorm(dims)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p)
 
     def forward(self, src: torch.Tensor, query: torch.Tensor):
         memory = src
         for layer in self.encoder:
             memory = layer(memory)
+        memory = self.encoder_norm(memory)
         out, weights = query, None
         for layer in self.decoder:
             out, weights = layer(out, memory)

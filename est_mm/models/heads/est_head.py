@@ -16,7 +16,8 @@ class ESTHead(BaseHead):
     """Snippet features R [B, n, d] → class scores [B, K].
 
     R + sinusoidal position code of each snippet → Transformer (encoder/decoder, one learned
-    emotion query) → T [B, d] → MLP (d → 128 → 64 → K). In training, the SSOP branch adds
+    emotion query) → T [B, d] → MLP (d → 128 → ReLU → 64 → ReLU → one Dropout → K, as the
+    official code). In training, the SSOP branch adds
     ``ssop_loss_weight`` × CE(permutation) (Eq. 7, weight 1/n); ``ssop_loss_weight=0`` builds no
     SSOP parameters at all. ``ssop_detach`` feeds SSOP a detached R (official behaviour).
     """
@@ -32,6 +33,7 @@ class ESTHead(BaseHead):
                  dropout: float = 0.1,
                  mlp_channels: Sequence[int] = (128, 64),
                  mlp_dropout: float = 0.4,
+                 encoder_norm: bool = True,
                  ssop_loss_weight: float = 1 / 7,
                  ssop_channels: Sequence[int] = (2048, 512),
                  num_permutations: int = 10,
@@ -51,12 +53,13 @@ class ESTHead(BaseHead):
         self.query = nn.Parameter(torch.zeros(1, 1, in_channels))
         nn.init.normal_(self.query)
         self.transformer = SnippetTransformer(in_channels, num_heads, num_encoder_layers,
-                                              num_decoder_layers, ffn_channels, dropout)
+                                              num_decoder_layers, ffn_channels, dropout,
+                                              encoder_norm)
         layers, width = [], in_channels
         for c in mlp_channels:
-            layers += [nn.Linear(width, c), nn.ReLU(inplace=True), nn.Dropout(mlp_dropout)]
+            layers += [nn.Linear(width, c), nn.ReLU(inplace=True)]
             width = c
-        layers.append(nn.Linear(width, num_classes))
+        layers += [nn.Dropout(mlp_dropout), nn.Linear(width, num_classes)]
         self.classifier = nn.Sequential(*layers)
         self.ssop_loss_weight = ssop_loss_weight
         self.ssop_detach = ssop_detach

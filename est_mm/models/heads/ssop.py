@@ -57,13 +57,15 @@ class SSOPBranch(nn.Module):
         layers.append(nn.Linear(width, len(perms)))
         self.classifier = nn.Sequential(*layers)
 
-    def shuffle(self, R: torch.Tensor, T: torch.Tensor):
-        """Draws one permutation per clip: (O = R + T in that order [B, n, d], its index [B])."""
+    def shuffle(self, R: torch.Tensor, T: torch.Tensor, index: Optional[torch.Tensor] = None):
+        """Draws one permutation per clip (or takes ``index`` [B]): (O = R + T in that order
+        [B, n, d], its index [B])."""
         B, n, d = R.shape
-        index = torch.randint(len(self.permutations), (B, ), device=R.device)
+        if index is None:
+            index = torch.randint(len(self.permutations), (B, ), device=R.device)
         order = self.permutations[index]  # [B, n]
         return (R + T[:, None]).gather(1, order[..., None].expand(B, n, d)), index
 
-    def forward(self, R: torch.Tensor, T: torch.Tensor):
-        O, index = self.shuffle(R, T)
+    def forward(self, R: torch.Tensor, T: torch.Tensor, index: Optional[torch.Tensor] = None):
+        O, index = self.shuffle(R, T, index)
         return self.classifier(O.flatten(1)), index

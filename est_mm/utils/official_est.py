@@ -1,0 +1,199 @@
+"""The authors' released EST checkpoint (github DreamMr/EST) → an est_mm state dict.
+
+The official file is ``{'epoch', 'state_dict', 'prec1'}`` with DataParallel's ``module.`` prefix
+(shared/reference/official-est.md lists its 244 tensors). Every official tensor is either mapped to
+exactly one est_mm key (:data:`KEY_RULES`) or checked: the stored positional table must equal
+ours. The classifier's rows are re-ordered from the official alphabetical class order to the
+target class order, so a prediction's name stays right. Anything unexpected raises
+:class:`OfficialCheckpointError`, one line naming the file and the key.
+"""
+import re
+from collections import OrderedDict
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+
+from ..datasets.emotion_names import emotion_key
+
+# official utils.py cate2label['DFEW'] (AFEW uses the same): 0-based, alphabetical
+OFFICIAL_CLASSES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise')
+POS_KEY = 'pos_enc.pos_enc.weight'
+QUERY_KEY = 'query_embed.weight'
+CLASSIFIER_OUT = 'classifier.5.0.'
+# est_mm keys no official tensor fills: the SSOP permutations come from the config
+NOT_IN_OFFICIAL = ('cls_head.ssop.permutations', )
+
+# (official name, est_mm name); {l}: a ResNet block (layer2.0), {n}/{h}: an index, {w}: a tensor
+# name. First match wins, in both directions.
+KEY_RULES: Tuple[Tuple[str, str], ...] = (
+    ('conv1.weight', 'backbone.conv1.conv.weight'),
+    ('bn1.{w}', 'backbone.conv1.bn.{w}'),
+    ('{l}.conv{n}.weight', 'backbone.{l}.conv{n}.conv.weight'),
+    ('{l}.bn{n}.{w}', 'backbone.{l}.conv{n}.bn.{w}'),
+    ('{l}.downsample.0.weight', 'backbone.{l}.downsample.conv.weight'),
+    ('{l}.downsample.1.{w}', 'backbone.{l}.downsample.bn.{w}'),
+    ('attn.{w}', 'neck.self_attn.{w}'),
+    ('norm1.{w}', 'neck.norm.{w}'),
+    ('transformer.encoder.layers.{n}.self_attn.{w}', 'cls_head.transformer.encoder.{n}.self_attn.{w}'),
+    ('transformer.encoder.layers.{n}.linear{n2}.{w}',
+     'cls_head.transformer.encoder.{n}.ffn.linear{n2}.{w}'),
+    ('transformer.encoder.layers.{n}.norm{n2}.{w}', 'cls_head.transformer.encoder.{n}.norm{n2}.{w}'),
+    ('transformer.encoder.norm.{w}', 'cls_head.transformer.encoder_norm.{w}'),
+    ('transformer.decoder.layers.{n}.self_attn.{w}', 'cls_head.transformer.decoder.{n}.self_attn.{w}'),
+    ('transformer.decoder.layers.{n}.multihead_attn.{w}',
+     'cls_head.transformer.decoder.{n}.cross_attn.{w}'),
+    ('transformer.decoder.layers.{n}.linear{n2}.{w}',
+     'cls_head.transformer.decoder.{n}.ffn.linear{n2}.{w}'),
+    ('transformer.decoder.layers.{n}.norm{n2}.{w}', 'cls_head.transformer.decoder.{n}.norm{n2}.{w}'),
+    ('transformer.decoder.norm.{w}', 'cls_head.transformer.decoder_norm.{w}'),
+    (QUERY_KEY, 'cls_head.query'),
+    ('per_branch.classifier.{n}.{w}', 'cls_head.ssop.classifier.{n}.{w}'),
+    (CLASSIFIER_OUT + '{w}', 'cls_head.classifier.5.{w}'),
+    ('classifier.{h}.{w}', 'cls_head.classifier.{h}.{w}'),  # 0 and 2: the hidden layers
+)
+_FIELDS = {'l': r'layer[1-4]\.\d+', 'n': r'\d+', 'n2': r'\d+', 'h': '[0-4]',
+           'w': r'[A-Za-z_]+(?:\.[A-Za-z_]+)?'}
+
+
+class OfficialCheckpointError(ValueError):
+    """The file is not the authors' EST checkpoint as est_mm knows it; one line naming it."""
+
+
+def _regex(template: str) -> 're.Pattern':
+    parts = re.split(r'\{(\w+)\}', template)
+    return re.compile(''.join(re.escape(p) if i % 2 == 0 else f'(?P<{p}>{_FIELDS[p]})'
+                              for i, p in enumerate(parts)) + '$')
+
+
+_RULES = [(_regex(a), a, _regex(b), b) for a, b in KEY_RULES]
+
+
+def _translate(key: str, forward: bool):
+    for official_re, official, ours_re, ours in _RULES:
+        found = (official_re if forward else ours_re).match(key)
+        if found:
+            return (ours if forward else official).format(**found.groupdict())
+    return None
+
+
+def est_mm_key(official_key: str):
+    """The est_mm state-dict key of an official key (without ``module.``), or None."""
+    return _translate(official_key, forward=True)
+
+
+def official_key(est_mm_key_: str):
+    """The official key (without ``module.``) that fills an est_mm key, or None."""
+    return _translate(est_mm_key_, forward=False)
+
+
+def official_state_dict(checkpoint, source: str) -> Dict[str, torch.Tensor]:
+    """The ``state_dict`` of an official checkpoint (``module.`` prefixes removed)."""
+    state = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        found = sorted(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise OfficialCheckpointError(
+            f"{source}: not an official EST checkpoint (expected a dict with 'state_dict', "
+            f'found {found})')
+    out = OrderedDict()
+    for key, value in state.items():
+        if not torch.is_tensor(value):
+            raise OfficialCheckpointError(f'{source}: key {key!r} holds a '
+                                          f'{type(value).__name__}, not a tensor')
+        out[key[len('module.'):] if key.startswith('module.') else key] = value
+    return out
+
+
+def class_order(classes: Sequence[str], source: str) -> List[int]:
+    """For each target class name, the row of the official classifier that scores it."""
+    official = [emotion_key(c) for c in OFFICIAL_CLASSES]
+    order = []
+    for name in classes:
+        if emotion_key(name) not in official:
+            raise OfficialCheckpointError(
+                f'{source}: the config class {name!r} is not one of the official classes '
+                f'{list(OFFICIAL_CLASSES)}')
+        order.append(official.index(emotion_key(name)))
+    if len(set(order)) != len(order):
+        raise OfficialCheckpointError(f'{source}: config classes {list(classes)} name an '
+                                      'official class twice')
+    return order
+
+
+def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
+                     classes: Sequence[str], pos_table: torch.Tensor,
+                     source: str = 'checkpoint') -> 'OrderedDict[str, torch.Tensor]':
+    """Official state dict (no prefix) → est_mm state dict with exactly ``target``'s keys and
+    shapes. ``target``: the est_mm model's own state dict (its SSOP permutations are kept);
+    ``classes``: the target class names; ``pos_table``: est_mm's positional code [n, d]."""
+    out = OrderedDict()
+    for key, value in state.items():
+        if key == POS_KEY:
+            if value.shape != pos_table.shape or not torch.allclose(
+                    value.float(), pos_table, rtol=0, atol=1e-6):
+                raise OfficialCheckpointError(
+                    f'{source}: {POS_KEY} {tuple(value.shape)} is not the fixed sine/cosine '
+                    f'table est_mm uses ({tuple(pos_table.shape)})')
+            continue
+        name = est_mm_key(key)
+        if name is None or name not in target or name in NOT_IN_OFFICIAL:
+            raise OfficialCheckpointError(f'{source}: unexpected key {key!r} (no est_mm '
+                                          'counterpart in this config)')
+        if key.startswith(CLASSIFIER_OUT) and value.shape[0] == len(OFFICIAL_CLASSES):
+            value = value[class_order(classes, source)]
+        want = target[name].shape
+        if key == QUERY_KEY and value.numel() == target[name].numel():
+            value = value.reshape(want)
+        if value.shape != want:
+            raise OfficialCheckpointError(
+                f'{source}: key {key!r} has shape {tuple(value.shape)}, est_mm {name!r} needs '
+                f'{tuple(want)}')
+        out[name] = value.to(target[name].dtype).clone()
+    if POS_KEY not in state:
+        raise OfficialCheckpointError(f'{source}: missing key {POS_KEY!r}')
+    for name in target:
+        if name in NOT_IN_OFFICIAL:
+            out[name] = target[name].clone()
+        elif name not in out:
+            raise OfficialCheckpointError(
+                f'{source}: missing key {official_key(name) or name!r} (for est_mm {name!r})')
+    return OrderedDict((k, out[k]) for k in target)
+
+
+def config_classes(cfg) -> List[str]:
+    """The class names of a config's test dataset (its ``METAINFO``)."""
+    from mmaction.registry import DATASETS
+    dataset = cfg.test_dataloader.dataset
+    while 'type' in dataset and isinstance(dataset.get('dataset'), dict):
+        dataset = dataset['dataset']  # wrappers (RepeatDataset, ...)
+    dataset_cls = DATASETS.get(dataset['type'])
+    classes = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+    if not classes:
+        raise OfficialCheckpointError(f"the config's test dataset {dataset['type']} names no "
+                                      'classes, so the official class rows cannot be ordered')
+    return list(classes)
+
+
+def convert_official_checkpoint(path: str, cfg) -> dict:
+    """Reads the official file at ``path`` (safe loading) and returns an est_mm checkpoint
+    ``{'meta': {'est', 'dataset_meta', 'converted_from'}, 'state_dict'}`` for ``cfg``'s model,
+    verified by a strict ``load_state_dict``. Raises :class:`OfficialCheckpointError` or
+    :class:`~est_mm.utils.CheckpointError` (one line naming the file)."""
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+
+    from ..engine.hooks.est_meta_hook import est_checkpoint_meta
+    from .safe_checkpoint import safe_load_checkpoint
+    register_all_modules()
+    checkpoint = safe_load_checkpoint(path)
+    state = official_state_dict(checkpoint, path)
+    model = MODELS.build(cfg.model)
+    head = model.cls_head
+    classes = config_classes(cfg)
+    converted = convert_official(state, model.state_dict(), classes,
+                                 head.pos_embed.detach().cpu(), path)
+    model.load_state_dict(converted, strict=True)
+    meta = dict(est=est_checkpoint_meta(cfg, classes), dataset_meta=dict(classes=classes),
+                converted_from=dict(file=str(path), format='official EST (github DreamMr/EST)',
+                                    epoch=checkpoint.get('epoch'), prec1=checkpoint.get('prec1'),
+                                    official_classes=list(OFFICIAL_CLASSES)))
+    return dict(meta=meta, state_dict=converted)

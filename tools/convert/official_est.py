@@ -1,0 +1,50 @@
+"""Convert the authors' released EST checkpoint (github DreamMr/EST) into an est_mm checkpoint that
+tools/test.py, tools/demo.py, ESTInferencer and tools/deployment/export_onnx.py take as it is."""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description="Convert the authors' EST checkpoint ({'epoch', 'state_dict', 'prec1'}, keys "
+        "with DataParallel's 'module.' prefix) into an est_mm checkpoint. Every official tensor is "
+        'mapped to one est_mm parameter or checked (the positional table must equal est_mm\'s); '
+        'the classifier rows are re-ordered from the official alphabetical classes (Angry, '
+        "Disgust, Fear, Happy, Neutral, Sad, Surprise) to the config's class order; the output's "
+        "meta carries the classes and test sampling. Read with torch's safe loading. On any "
+        'unexpected, missing or mis-shaped key nothing is written. For the authors\' '
+        'face-pretrained ResNet-18 (backbone only) use tools/convert/resnet_checkpoint.py.')
+    parser.add_argument('src', help="the authors' checkpoint (e.g. the DFEW EST-R18 .pth / .tar)")
+    parser.add_argument('dst', help='output est_mm checkpoint (.pth)')
+    parser.add_argument('--config', default='configs/est_r18_dfew.py',
+                        help='est_mm config the checkpoint is for (model and class order); '
+                        'default: %(default)s')
+    parser.add_argument('--overwrite', action='store_true', help='replace dst if it exists')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmengine.config import Config
+
+    from est_mm.utils import CheckpointError, OutputExistsError, atomic_torch_save, refuse_existing
+    from est_mm.utils.official_est import OfficialCheckpointError, convert_official_checkpoint
+    try:
+        refuse_existing([args.dst], args.overwrite)
+        cfg = Config.fromfile(args.config)
+        checkpoint = convert_official_checkpoint(args.src, cfg)
+    except (OutputExistsError, CheckpointError, OfficialCheckpointError) as err:
+        raise SystemExit(str(err))
+    atomic_torch_save(checkpoint, args.dst)
+    state = checkpoint['state_dict']
+    meta = checkpoint['meta']
+    print(f"{args.dst}: {len(state)} tensors for {args.config}; classes "
+          f"{', '.join(meta['dataset_meta']['classes'])}; official epoch "
+          f"{meta['converted_from']['epoch']}, prec1 {meta['converted_from']['prec1']}")
+
+
+if __name__ == '__main__':
+    main()
