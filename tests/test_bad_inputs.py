@@ -250,14 +250,32 @@ def test_gray_and_rgba_frames_become_rgb(tmp_path):
     assert means == {0: 20, 1: 40, 2: 40, 3: 80}  # gray, RGBA (alpha dropped), gray, gray JPEG
 
 
-def test_mixed_frame_sizes_are_resized_to_the_first(tmp_path):
-    folder = str(tmp_path / 'clip')
-    write_frames(folder, 4)
-    cv2.imwrite(osp.join(folder, '2.jpg'), np.full((48, 64, 3), 40, np.uint8))
-    cv2.imwrite(osp.join(folder, '3.jpg'), np.full((16, 20, 3), 60, np.uint8))
-    out = fer_dataset(str(tmp_path), ['clip 0\n'])[0]
-    assert out['img_shape'] == (SIZE, SIZE)
-    assert all(img.shape == (SIZE, SIZE, 3) for img in out['imgs'])
+def test_mixed_frame_sizes_are_resized_to_frame_0(tmp_path):
+    """Every frame comes out at the size of the clip's frame 0, whichever frames training samples.
+    8 frames: frame 0 (unified frames 0-13) is 32x32, frame 1 (14-26) 16x20, frames 2-7 48x64.
+    Each of the 30 training starts is run with the earliest and the latest 5 frames of every
+    window; the starts from 14 on never sample frame 0, from 27 on they sample only 48x64 frames.
+    """
+    folder = write_frames(str(tmp_path / 'clip'), 8)
+    cv2.imwrite(osp.join(folder, '2.jpg'), np.full((16, 20, 3), 40, np.uint8))
+    for k in range(3, 9):
+        cv2.imwrite(osp.join(folder, f'{k}.jpg'), np.full((48, 64, 3), 20 * k, np.uint8))
+    cases = set()  # (frame 0 sampled, frame 1 sampled, a 48x64 frame sampled)
+    starts = range(SnippetSampling().max_start + 1)
+    assert len(starts) == 30
+    for start in starts:
+        for offsets in ((0, 1, 2, 3, 4), (10, 11, 12, 13, 14)):
+            sampler = SnippetSampling(test_mode=True, test_start=start, test_offsets=offsets)
+            out = VideoOrFramesDecode()(sampler(VideoOrFramesInit()(dict(frame_dir=folder))))
+            assert out['img_shape'] == (SIZE, SIZE), (start, offsets)
+            assert all(img.shape == (SIZE, SIZE, 3) for img in out['imgs'])
+            inds = set(out['frame_inds'].tolist())
+            cases.add((0 in inds, 1 in inds, len(inds - {0, 1}) > 0))
+    # frame 0 with others; 16x20 and 48x64 without frame 0; only 48x64 frames
+    assert {(True, True, True), (False, True, True), (False, False, True)} <= cases
+    np.random.seed(0)  # and the training pipeline itself, a few random starts
+    ds = fer_dataset(str(tmp_path), ['clip 0\n'])
+    assert {ds[0]['img_shape'] for _ in range(10)} == {(SIZE, SIZE)}
 
 
 def test_spaces_and_non_ascii_in_paths_work(tmp_path):
@@ -482,9 +500,11 @@ def test_check_dataset_deep_names_every_bad_input(toy_tree, tmp_path):
 
 
 def train_cmd(root, work_dir, *extra):
+    """One epoch of the toy config; batch 7 = all 7 training clips in one iteration, so every
+    clip is loaded whatever order the shuffle gives."""
     opts = [f'{split}_dataloader.{key}' for split in ('train', 'test')
             for key in (f'dataset.data_root={root}', 'num_workers=0', 'persistent_workers=False',
-                        'batch_size=4')]
+                        'batch_size=7')]
     return ['tools/train.py', 'configs/est_r18_toy.py', '--work-dir', str(work_dir),
             '--cfg-options', *opts, f'train_dataloader.dataset.pipeline.3.scale=({SIZE},{SIZE})',
             'train_cfg.max_epochs=1', 'default_hooks.checkpoint.save_optimizer=False',
@@ -510,7 +530,7 @@ def test_training_skips_or_stops_on_a_corrupt_clip(toy_tree, tmp_path):
     warnings = [line for line in out.splitlines() if 'skipped a sample' in line]
     assert len(warnings) == 1, warnings
     assert f'cannot read image {osp.join(clip, "1.jpg")}' in warnings[0]
-    assert 'Epoch(train) [1][1/1]' in out.replace('  ', ' ')  # 7 clips, batch 4, drop_last
+    assert 'Epoch(train) [1][1/1]' in out.replace('  ', ' ')  # 7 clips, batch 7
     assert osp.isfile(tmp_path / 'skip' / 'epoch_1.pth')
 
     proc = run_tool(train_cmd(root, tmp_path / 'error'))

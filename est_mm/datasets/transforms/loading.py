@@ -6,6 +6,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from PIL import Image
 
 from mmaction.registry import TRANSFORMS
 
@@ -116,6 +117,21 @@ def read_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def image_size(path: str) -> Tuple[int, int]:
+    """``(h, w)`` of ``read_rgb(path)`` from the file's header, without decoding the pixels.
+
+    EXIF orientations 5-8 (a quarter turn, which OpenCV applies) swap the two. A header Pillow
+    cannot parse falls back to ``read_rgb`` (and its error for unreadable files).
+    """
+    try:  # open() takes names with non-UTF-8 bytes, as read_rgb's np.fromfile does
+        with open(path, 'rb') as f, Image.open(f) as img:
+            w, h = img.size
+            quarter_turn = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:
+        return read_rgb(path).shape[:2]
+    return (w, h) if quarter_turn else (h, w)
+
+
 def _expand(decoded: List[np.ndarray], inverse: np.ndarray) -> List[np.ndarray]:
     """``[decoded[i] for i in inverse]`` with repeats copied, so in-place transforms (e.g.
     mmaction's ``Flip``) never touch one array twice."""
@@ -131,8 +147,9 @@ def _expand(decoded: List[np.ndarray], inverse: np.ndarray) -> List[np.ndarray]:
 class VideoOrFramesDecode(BaseTransform):
     """Decode the frames at ``frame_inds`` from what :class:`VideoOrFramesInit` opened.
 
-    Each distinct index is decoded once. Frames whose size differs from the clip's first frame
-    are resized to it.
+    Each distinct index is decoded once. Frames whose size differs from the clip's frame 0 are
+    resized to the size of the clip's frame 0 (bilinear), whichever frames were sampled: a frame
+    folder's frame 0 is not decoded for this when it was not sampled, only its header is read.
 
     Required keys: ``frame_inds``, ``total_frames`` and ``frame_paths`` or ``video_reader``.
     Added keys: ``imgs`` (list of HxWx3 uint8 RGB arrays in ``frame_inds`` order),
@@ -152,17 +169,17 @@ class VideoOrFramesDecode(BaseTransform):
         if results.get('frame_paths') is not None:
             paths = results['frame_paths']
             decoded = [read_rgb(paths[i]) for i in unique]
+            h, w = decoded[0].shape[:2] if unique[0] == 0 else image_size(paths[0])
         elif results.get('video_reader') is not None:
             try:
                 decoded = list(results['video_reader'].get_batch(unique.tolist()).asnumpy())
             except Exception as err:
                 raise RuntimeError(f'cannot decode frames of video {name}: '
                                    f'{_first_line(err)}') from None
+            h, w = decoded[0].shape[:2]  # a decoded video's frames share one size
         else:
             raise KeyError(f"VideoOrFramesDecode: {name}: results has neither 'frame_paths' nor "
                            f"'video_reader' (run VideoOrFramesInit first)")
-        first = decoded[inverse[0]]
-        h, w = first.shape[:2]
         decoded = [img if img.shape[:2] == (h, w) else
                    cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) for img in decoded]
         results['imgs'] = _expand(decoded, inverse)
