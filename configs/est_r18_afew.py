@@ -5,4 +5,7 @@ _base_ = [
     '_base_/schedules/adam_cosine_160e.py', '_base_/default_runtime.py'
 ]
 
-model = dict(cls_head=dict(num_classes=7))
+model = dict(
+    neck=dict(num_snippets={{_base_.snippet.num_snippets}},  # from _base_/snippet.py
+              frames_per_snippet={{_base_.snippet.frames_per_snippet}}),
+    cls_head=dict(num_classes=7, num_snippets={{_base_.snippet.num_snippets}}))

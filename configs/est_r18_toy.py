@@ -9,7 +9,7 @@ warmup_epochs = 2  # the paper's 10 warm-up epochs would swallow a short toy run
 
 train_pipeline = [
     dict(type='VideoOrFramesInit'),
-    dict(type='SnippetSampling'),
+    {{_base_.snippet_sampling}},  # _base_/snippet.py
     dict(type='VideoOrFramesDecode'),
     dict(type='Resize', scale=(frame_size, frame_size), keep_ratio=False),
     dict(type='FormatShape', input_format='NCHW'),
@@ -17,7 +17,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='VideoOrFramesInit'),
-    dict(type='SnippetSampling', test_mode=True),
+    {{_base_.test_sampling}},
     dict(type='VideoOrFramesDecode'),
     dict(type='Resize', scale=(frame_size, frame_size), keep_ratio=False),
     dict(type='FormatShape', input_format='NCHW'),

@@ -10,9 +10,7 @@ missing_frames = 10
 
 test_pipeline = [
     dict(type='VideoOrFramesInit'),
-    dict(type='SnippetSampling', num_snippets=7, frames_per_snippet=5, snippet_len=15,
-         snippet_stride=10, unified_len=105, max_start=29, test_mode=True, test_start=15,
-         test_offsets=(0, 3, 6, 9, 12)),
+    {{_base_.test_sampling}},  # _base_/snippet.py
     dict(type='VideoOrFramesDecode'),
     dict(type='ZeroFillFrames', num_frames=missing_frames, position='middle'),  # index 3
     dict(type='Resize', scale=(224, 224), keep_ratio=False),

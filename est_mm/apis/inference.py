@@ -224,9 +224,8 @@ class ESTInferencer:
 
     def window_indices(self, num_frames: int) -> List[tuple]:
         """For each window: (start, end, the 35 sampled frame indices of the source)."""
-        unified = self.sampler.unified_indices().ravel()
-        return [(s, e, s + self.sampler.to_original(unified, e - s))
-                for s, e in self.windows(num_frames)]
+        geometry = self.sampler.geometry
+        return [(s, e, s + geometry.test_indices(e - s)) for s, e in self.windows(num_frames)]
 
     def __call__(self, source: FrameSource, fps: Optional[float] = None) -> VideoResult:
         """Predict on a video file, a frame folder or frames ([T, H, W, 3] uint8 RGB)."""

@@ -6,36 +6,37 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..snippet_geometry import SnippetGeometry
 from .inference import VideoResult
 
 
-def snippet_spans(window, num_snippets: int = 7, snippet_len: int = 15, stride: int = 10,
-                  start: int = 15, unified_len: int = 105):
-    """Frame ranges [a, b) of the source covered by each snippet of a window (test sampling)."""
-    length = window.end - window.start
-    spans = []
-    for i in range(num_snippets):
-        a = start + i * stride
-        lo = window.start + (a * length) // unified_len
-        hi = window.start + max(((a + snippet_len) * length) // unified_len, lo - window.start + 1)
-        spans.append((lo, min(hi, window.end)))
-    return spans
+def _geometry(geometry) -> SnippetGeometry:
+    """A SnippetGeometry, or the ``.geometry`` of a SnippetSampling / ONNXModel; None: the
+    defaults (the paper's)."""
+    if geometry is None:
+        return SnippetGeometry()
+    return geometry if isinstance(geometry, SnippetGeometry) else geometry.geometry
 
 
-def plot_timeline(result: VideoResult, path: str, sampler=None, title: Optional[str] = None):
+def snippet_spans(window, geometry=None):
+    """Frame ranges [a, b) of the source covered by each snippet of a window (test sampling):
+    ``num_snippets`` (start, end) pairs. ``geometry``: as :func:`plot_timeline`'s."""
+    spans = _geometry(geometry).test_spans(window.end - window.start)
+    return [(window.start + int(a), window.start + int(b)) for a, b in spans]
+
+
+def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional[str] = None):
     """Writes a PNG: top, each class's probability per window over time (overall label in the
-    title); bottom, the snippet attention of every window painted over the frames it covers."""
+    title); bottom, the snippet attention of every window painted over the frames it covers.
+    ``geometry``: the test-time snippet geometry, a SnippetGeometry or anything with a
+    ``.geometry`` (the inferencer's SnippetSampling, an ONNXModel); None: the defaults."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     fps = result.fps or 1.0
     unit = 's' if result.fps else 'frame'
-    kw = {}
-    if sampler is not None:
-        kw = dict(num_snippets=sampler.num_snippets, snippet_len=sampler.snippet_len,
-                  stride=sampler.snippet_stride, start=sampler.test_start,
-                  unified_len=sampler.unified_len)
+    geometry = _geometry(geometry)
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
                                   gridspec_kw=dict(height_ratios=[3, 1.3]))
     centres = np.array([(w.start + w.end) / 2 / fps for w in result.windows])
@@ -56,7 +57,7 @@ def plot_timeline(result: VideoResult, path: str, sampler=None, title: Optional[
     total = max(result.num_frames, 1)
     heat = np.full((len(result.windows), total), np.nan)
     for r, w in enumerate(result.windows):
-        for (a, b), att in zip(snippet_spans(w, **kw), w.snippet_attention):
+        for (a, b), att in zip(snippet_spans(w, geometry), w.snippet_attention):
             heat[r, a:b] = np.fmax(heat[r, a:b], att)
     im = ax2.imshow(heat, aspect='auto', cmap='magma', interpolation='nearest',
                     extent=(0, total / fps, len(result.windows), 0), vmin=0,
@@ -64,7 +65,8 @@ def plot_timeline(result: VideoResult, path: str, sampler=None, title: Optional[
     ax2.set_ylabel('window')
     ax2.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax2.set_xlabel(f'time ({unit})')
-    ax2.set_title('decoder attention over the 7 snippets of each window', fontsize=9)
+    ax2.set_title(f'decoder attention over the {geometry.num_snippets} snippets of each window',
+                  fontsize=9)
     fig.colorbar(im, ax=ax2, fraction=0.03, pad=0.01)
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)

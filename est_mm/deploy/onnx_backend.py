@@ -3,7 +3,8 @@
 This module needs only numpy, OpenCV and onnxruntime: no PyTorch, no mmaction2 and no model code.
 Everything it needs comes from the ``.onnx`` file's metadata: class names, frame size, the
 normalisation (also built into the graph) and the test-time snippet sampling. The file can be
-copied on its own to a machine that has no torch.
+copied to a machine that has no torch together with ``est_mm/snippet_geometry.py`` (placed next
+to it), which computes the sampled frame indices.
 
 Graph contract (``est_mm_format`` 1):
 
@@ -18,11 +19,35 @@ Graph contract (``est_mm_format`` 1):
 0-255), and resizes them the way ``ESTInferencer`` does (``cv2.resize``, ``INTER_LINEAR``, in the
 input's own dtype, then float32).
 """
+import importlib.util
 import json
+import os.path as osp
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+
+try:
+    from ..snippet_geometry import SnippetGeometry
+except ImportError:  # loaded on its own: est_mm/snippet_geometry.py by path (torch-free)
+
+    def _load_geometry():
+        if '_est_snippet_geometry' in sys.modules:
+            return sys.modules['_est_snippet_geometry'].SnippetGeometry
+        here = osp.dirname(osp.abspath(__file__))
+        for path in (osp.join(here, 'snippet_geometry.py'),
+                     osp.join(here, '..', 'snippet_geometry.py')):
+            if osp.isfile(path):
+                spec = importlib.util.spec_from_file_location('_est_snippet_geometry', path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+                return module.SnippetGeometry
+        raise ImportError(f'onnx_backend.py needs snippet_geometry.py (est_mm/snippet_geometry.py)'
+                          f' next to it or in its parent folder; looked in {here}')
+
+    SnippetGeometry = _load_geometry()
 
 FORMAT_VERSION = '1'
 INPUT_NAME = 'clips'
@@ -53,6 +78,7 @@ class ONNXModel:
         sampling (dict): the test-time SnippetSampling settings (``num_snippets``,
             ``frames_per_snippet``, ``snippet_len``, ``snippet_stride``, ``unified_len``,
             ``test_start``, ``test_offsets``, ...).
+        geometry (SnippetGeometry): the same settings, validated; gives the frame indices.
         num_frames (int): frames per clip, ``T``.
         mean, std (list[float]): the normalisation the graph applies (per RGB channel).
         metadata (dict[str, str]): all metadata_props of the file.
@@ -78,8 +104,8 @@ class ONNXModel:
         self.sampling: dict = _json(meta, 'sampling', path)
         self.mean: List[float] = list(_json(meta, 'mean', path))
         self.std: List[float] = list(_json(meta, 'std', path))
-        self.num_frames = int(self.sampling['num_snippets']) * int(
-            self.sampling['frames_per_snippet'])
+        self.geometry = SnippetGeometry.from_dict(self.sampling)
+        self.num_frames = self.geometry.clip_len
         self.output_names = [o.name for o in self.session.get_outputs()]
         missing = set(OUTPUT_NAMES) - set(self.output_names)
         if missing:
@@ -95,13 +121,7 @@ class ONNXModel:
         SnippetSampling takes from a window of ``num_frames`` frames: the video is unified to
         ``unified_len`` frames (unified ``u`` → ``floor(u · num_frames / unified_len)``), and
         each of the ``num_snippets`` windows contributes the frames at ``test_offsets``."""
-        if num_frames < 1:
-            raise ValueError(f'need at least 1 frame, got {num_frames}')
-        s = self.sampling
-        starts = s['test_start'] + np.arange(s['num_snippets']) * s['snippet_stride']
-        unified = (starts[:, None] + np.asarray(s['test_offsets'])[None, :]).reshape(-1)
-        inds = (unified.astype(np.int64) * num_frames) // int(s['unified_len'])
-        return np.minimum(inds, num_frames - 1)
+        return self.geometry.test_indices(num_frames)
 
     # ------------------------------------------------------------------ inference
     def preprocess(self, clips: Clips) -> np.ndarray:

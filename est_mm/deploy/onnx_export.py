@@ -32,8 +32,6 @@ DEFAULT_ATOL = 1e-4
 _SUPPORTED_TEST_STEPS = {'VideoOrFramesInit', 'SnippetSampling', 'VideoOrFramesDecode', 'Resize',
                          'FormatShape', 'PackActionInputs', 'DecordInit', 'DecordDecode',
                          'RawFrameDecode', 'OpenCVInit', 'OpenCVDecode'}
-SAMPLING_KEYS = ('num_snippets', 'frames_per_snippet', 'snippet_len', 'snippet_stride',
-                 'unified_len', 'max_start', 'test_start', 'test_offsets')
 
 
 class ExportError(RuntimeError):
@@ -96,9 +94,7 @@ def sampling_settings(cfg):
         raise ExportError("the config's test pipeline has no SnippetSampling step")
     step['test_mode'] = True
     sampler = TRANSFORMS.build(step)
-    settings = {k: getattr(sampler, k) for k in SAMPLING_KEYS}
-    settings['test_offsets'] = [int(o) for o in settings['test_offsets']]
-    return sampler, settings
+    return sampler, sampler.geometry.to_dict()
 
 
 def config_frame_size(cfg) -> Optional[Tuple[int, int]]:
@@ -249,7 +245,7 @@ def synthetic_face_clips(num: int, sampler, frame_size, seed: int = 0) -> np.nda
     for i in range(num):
         identity = sample_identity(rng, max(h, w))
         frames, _ = render_video(identity, i % 7, int(rng.integers(20, 81)), rng)
-        inds = sampler.to_original(sampler.unified_indices().ravel(), len(frames))
+        inds = sampler.geometry.test_indices(len(frames))
         clips.append(np.stack([cv2.resize(frames[j], (w, h), interpolation=cv2.INTER_LINEAR)
                                if (h, w) != frames[j].shape[:2] else frames[j] for j in inds]))
     return np.stack(clips)

@@ -1,19 +1,11 @@
 # What every video-FER dataset config shares: snippet sampling, frame pipeline, loaders, metrics.
 # A dataset config (dfew.py, mafw.py, ...) only adds `dataset=dict(type=..., data_root=..., ...)`.
-snippet_sampling = dict(
-    type='SnippetSampling',
-    num_snippets=7,  # §4.2: 7 sub-videos
-    frames_per_snippet=5,  # §4.2: 5 frames sampled from each
-    snippet_len=15,  # §4.2: 15 frames each, overlapping by 5
-    snippet_stride=10,
-    unified_len=105,  # §4.2: every video unified to 105 frames
-    max_start=29)  # §4.2: start frame drawn from the first 30 (official randint(0, 29))
-test_sampling = dict(snippet_sampling, test_mode=True, test_start=15,  # official test-time values
-                     test_offsets=(0, 3, 6, 9, 12))
+# The snippet geometry and the SnippetSampling steps come from ../snippet.py.
+_base_ = ['../snippet.py']
 
 train_pipeline = [
     dict(type='VideoOrFramesInit'),
-    snippet_sampling,
+    {{_base_.snippet_sampling}},
     dict(type='VideoOrFramesDecode'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),  # §4.2: 224×224 face crops
     # official: no flip or other augmentation; opt in with e.g. dict(type='Flip', flip_ratio=0.5)
@@ -22,7 +14,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='VideoOrFramesInit'),
-    test_sampling,
+    {{_base_.test_sampling}},
     dict(type='VideoOrFramesDecode'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='FormatShape', input_format='NCHW'),

@@ -1,4 +1,6 @@
 # EST with a ResNet-18 backbone (paper §3, §4.2). Input: 35 frames (7 snippets × 5) per clip.
+# neck.num_snippets / frames_per_snippet and cls_head.num_snippets are set from `snippet`
+# (../snippet.py) by the runnable config that combines this file with a dataset base.
 model = dict(
     type='ESTRecognizer',
     backbone=dict(
@@ -12,8 +14,6 @@ model = dict(
         type='AASFE',  # §3.2 attention-augmented snippet feature extractor
         in_channels=512,
         embed_dims=512,
-        num_snippets=7,  # §4.2: 7 snippets
-        frames_per_snippet=5,  # §4.2: 5 frames per snippet
         num_heads=4,
         dropout=0.1,
         mode='attention'),
@@ -21,7 +21,6 @@ model = dict(
         type='ESTHead',  # §3.1 Transformer + §3.3 SSOP
         num_classes=7,
         in_channels=512,  # d = 512
-        num_snippets=7,
         num_heads=4,  # §3.1: 4 heads
         num_encoder_layers=3,  # §3.1: 3 encoder layers
         num_decoder_layers=3,  # §3.1: 3 decoder layers

@@ -1,9 +1,12 @@
+from operator import attrgetter
 from typing import Dict, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmaction.registry import TRANSFORMS
+
+from ...snippet_geometry import SnippetGeometry
 
 
 def _source_name(results: Dict) -> str:
@@ -12,7 +15,9 @@ def _source_name(results: Dict) -> str:
 
 @TRANSFORMS.register_module()
 class SnippetSampling(BaseTransform):
-    """Sample the frames of ``num_snippets`` expression snippets (EST paper §4.2).
+    """Sample the frames of ``num_snippets`` expression snippets (EST paper §4.2): a transform
+    over :class:`est_mm.snippet_geometry.SnippetGeometry` (``self.geometry``; its fields are also
+    read-only attributes of the transform).
 
     Any video (``total_frames >= 1``) is first unified to ``unified_len`` frames by index mapping
     (unified index ``u`` -> original ``floor(u * total_frames / unified_len)``), which repeats the
@@ -52,68 +57,25 @@ class SnippetSampling(BaseTransform):
                  test_start: int = 15,
                  test_offsets: Sequence[int] = (0, 3, 6, 9, 12),
                  test_mode: bool = False) -> None:
-        for name, value, low in (('num_snippets', num_snippets, 1),
-                                 ('frames_per_snippet', frames_per_snippet, 1),
-                                 ('snippet_len', snippet_len, 1),
-                                 ('snippet_stride', snippet_stride, 1),
-                                 ('unified_len', unified_len, 1),
-                                 ('max_start', max_start, 0),
-                                 ('test_start', test_start, 0)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f'SnippetSampling: {name} must be an integer >= {low}, '
-                                 f'got {value!r}')
-        if frames_per_snippet > snippet_len:
-            raise ValueError(f'SnippetSampling: frames_per_snippet ({frames_per_snippet}) must be '
-                             f'<= snippet_len ({snippet_len}) to pick distinct frames')
-        span = (num_snippets - 1) * snippet_stride + snippet_len
-        for name, start in (('max_start', max_start), ('test_start', test_start)):
-            if start + span > unified_len:
-                raise ValueError(
-                    f'SnippetSampling: {name} ({start}) + span of {num_snippets} windows '
-                    f'({span}) = {start + span} exceeds unified_len ({unified_len})')
-        test_offsets = tuple(int(o) for o in test_offsets)
-        if len(test_offsets) != frames_per_snippet:
-            raise ValueError(f'SnippetSampling: test_offsets {test_offsets} must have '
-                             f'frames_per_snippet ({frames_per_snippet}) entries')
-        if any(o < 0 or o >= snippet_len for o in test_offsets):
-            raise ValueError(f'SnippetSampling: test_offsets {test_offsets} must lie in '
-                             f'[0, snippet_len={snippet_len})')
-        if any(b <= a for a, b in zip(test_offsets, test_offsets[1:])):
-            raise ValueError(f'SnippetSampling: test_offsets {test_offsets} must be strictly '
-                             f'increasing')
-        self.num_snippets = int(num_snippets)
-        self.frames_per_snippet = int(frames_per_snippet)
-        self.snippet_len = int(snippet_len)
-        self.snippet_stride = int(snippet_stride)
-        self.unified_len = int(unified_len)
-        self.max_start = int(max_start)
-        self.test_start = int(test_start)
-        self.test_offsets = test_offsets
+        self.geometry = SnippetGeometry(
+            num_snippets=num_snippets, frames_per_snippet=frames_per_snippet,
+            snippet_len=snippet_len, snippet_stride=snippet_stride, unified_len=unified_len,
+            max_start=max_start, test_start=test_start, test_offsets=test_offsets)
         self.test_mode = bool(test_mode)
 
     @property
     def clip_len(self) -> int:
-        return self.num_snippets * self.frames_per_snippet
+        return self.geometry.clip_len
 
     def unified_indices(self) -> np.ndarray:
         """Indices into the unified video, shape ``(num_snippets, frames_per_snippet)``."""
-        window_starts = np.arange(self.num_snippets) * self.snippet_stride
         if self.test_mode:
-            start = self.test_start
-            offsets = np.broadcast_to(np.asarray(self.test_offsets),
-                                      (self.num_snippets, self.frames_per_snippet))
-        else:
-            start = np.random.randint(0, self.max_start + 1)
-            offsets = np.stack([
-                np.sort(np.random.choice(self.snippet_len, self.frames_per_snippet, replace=False))
-                for _ in range(self.num_snippets)
-            ])
-        return start + window_starts[:, None] + offsets
+            return self.geometry.test_unified()
+        return self.geometry.train_unified()
 
     def to_original(self, unified: np.ndarray, total_frames: int) -> np.ndarray:
         """Map unified indices to 0-based frame indices of a ``total_frames``-long video."""
-        inds = (np.asarray(unified, dtype=np.int64) * total_frames) // self.unified_len
-        return np.minimum(inds, total_frames - 1)
+        return self.geometry.to_original(unified, total_frames)
 
     def transform(self, results: Dict) -> Dict:
         total = results.get('total_frames')
@@ -141,3 +103,9 @@ class SnippetSampling(BaseTransform):
                 f'test_start={self.test_start}, '
                 f'test_offsets={self.test_offsets}, '
                 f'test_mode={self.test_mode})')
+
+
+for _field in SnippetGeometry.field_names():
+    setattr(SnippetSampling, _field,
+            property(attrgetter(f'geometry.{_field}'), doc=f'``self.geometry.{_field}``'))
+del _field
