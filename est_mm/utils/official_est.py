@@ -15,8 +15,15 @@ import torch
 
 from ..datasets.emotion_names import emotion_key
 
-# official utils.py cate2label['DFEW'] (AFEW uses the same): 0-based, alphabetical
+# official utils.py cate2label: the classifier rows of a model trained on each dataset (the
+# classifier always has 7 outputs; 6-class models leave the last row unused)
 OFFICIAL_CLASSES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise')
+OFFICIAL_CLASS_ORDERS = {
+    'DFEW': OFFICIAL_CLASSES,
+    'AFEW': OFFICIAL_CLASSES,
+    'MMI': ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise'),
+    'BU3D': ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise'),
+}
 POS_KEY = 'pos_enc.pos_enc.weight'
 QUERY_KEY = 'query_embed.weight'
 CLASSIFIER_OUT = 'classifier.5.0.'
@@ -90,7 +97,8 @@ def official_state_dict(checkpoint, source: str) -> Dict[str, torch.Tensor]:
     """The ``state_dict`` of an official checkpoint (``module.`` prefixes removed)."""
     state = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        found = sorted(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        found = sorted(map(str, checkpoint))[:5] if isinstance(checkpoint, dict) \
+            else type(checkpoint).__name__
         raise OfficialCheckpointError(
             f"{source}: not an official EST checkpoint (expected a dict with 'state_dict', "
             f'found {found})')
@@ -103,15 +111,22 @@ def official_state_dict(checkpoint, source: str) -> Dict[str, torch.Tensor]:
     return out
 
 
-def class_order(classes: Sequence[str], source: str) -> List[int]:
-    """For each target class name, the row of the official classifier that scores it."""
-    official = [emotion_key(c) for c in OFFICIAL_CLASSES]
+def class_order(classes: Sequence[str], source: str, trained_on: str = 'DFEW') -> List[int]:
+    """For each target class name, the row of the official classifier that scores it, for a
+    model the authors trained on ``trained_on`` (a key of :data:`OFFICIAL_CLASS_ORDERS`)."""
+    names = OFFICIAL_CLASS_ORDERS[trained_on]
+    if len(classes) != len(names):
+        raise OfficialCheckpointError(
+            f'{source}: the config has {len(classes)} classes, an official {trained_on} model '
+            f'scores {len(names)} ({", ".join(names)}); use a {len(names)}-class config or the '
+            'matching --trained-on')
+    official = [emotion_key(c) for c in names]
     order = []
     for name in classes:
         if emotion_key(name) not in official:
             raise OfficialCheckpointError(
-                f'{source}: the config class {name!r} is not one of the official classes '
-                f'{list(OFFICIAL_CLASSES)}')
+                f'{source}: the config class {name!r} is not one of the official {trained_on} '
+                f'classes {list(names)}')
         order.append(official.index(emotion_key(name)))
     if len(set(order)) != len(order):
         raise OfficialCheckpointError(f'{source}: config classes {list(classes)} name an '
@@ -121,10 +136,12 @@ def class_order(classes: Sequence[str], source: str) -> List[int]:
 
 def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
                      classes: Sequence[str], pos_table: torch.Tensor,
-                     source: str = 'checkpoint') -> 'OrderedDict[str, torch.Tensor]':
+                     source: str = 'checkpoint',
+                     trained_on: str = 'DFEW') -> 'OrderedDict[str, torch.Tensor]':
     """Official state dict (no prefix) → est_mm state dict with exactly ``target``'s keys and
     shapes. ``target``: the est_mm model's own state dict (its SSOP permutations are kept);
-    ``classes``: the target class names; ``pos_table``: est_mm's positional code [n, d]."""
+    ``classes``: the target class names; ``pos_table``: est_mm's positional code [n, d];
+    ``trained_on``: the dataset whose class order the official classifier rows follow."""
     out = OrderedDict()
     for key, value in state.items():
         if key == POS_KEY:
@@ -139,7 +156,7 @@ def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Ten
             raise OfficialCheckpointError(f'{source}: unexpected key {key!r} (no est_mm '
                                           'counterpart in this config)')
         if key.startswith(CLASSIFIER_OUT) and value.shape[0] == len(OFFICIAL_CLASSES):
-            value = value[class_order(classes, source)]
+            value = value[class_order(classes, source, trained_on)]
         want = target[name].shape
         if key == QUERY_KEY and value.numel() == target[name].numel():
             value = value.reshape(want)
@@ -173,7 +190,7 @@ def config_classes(cfg) -> List[str]:
     return list(classes)
 
 
-def convert_official_checkpoint(path: str, cfg) -> dict:
+def convert_official_checkpoint(path: str, cfg, trained_on: str = 'DFEW') -> dict:
     """Reads the official file at ``path`` (safe loading) and returns an est_mm checkpoint
     ``{'meta': {'est', 'dataset_meta', 'converted_from'}, 'state_dict'}`` for ``cfg``'s model,
     verified by a strict ``load_state_dict``. Raises :class:`OfficialCheckpointError` or
@@ -190,10 +207,11 @@ def convert_official_checkpoint(path: str, cfg) -> dict:
     head = model.cls_head
     classes = config_classes(cfg)
     converted = convert_official(state, model.state_dict(), classes,
-                                 head.pos_embed.detach().cpu(), path)
+                                 head.pos_embed.detach().cpu(), path, trained_on)
     model.load_state_dict(converted, strict=True)
     meta = dict(est=est_checkpoint_meta(cfg, classes), dataset_meta=dict(classes=classes),
                 converted_from=dict(file=str(path), format='official EST (github DreamMr/EST)',
                                     epoch=checkpoint.get('epoch'), prec1=checkpoint.get('prec1'),
-                                    official_classes=list(OFFICIAL_CLASSES)))
+                                    trained_on=trained_on,
+                                    official_classes=list(OFFICIAL_CLASS_ORDERS[trained_on])))
     return dict(meta=meta, state_dict=converted)

@@ -22,6 +22,10 @@ def parse_args():
     parser.add_argument('--config', default='configs/est_r18_dfew.py',
                         help='est_mm config the checkpoint is for (model and class order); '
                         'default: %(default)s')
+    parser.add_argument('--trained-on', default='DFEW', choices=['DFEW', 'AFEW', 'MMI', 'BU3D'],
+                        help='the dataset the authors trained the checkpoint on, which fixes the '
+                        'order of its classifier rows (their released model: DFEW; MMI and BU3D '
+                        'models score 6 classes); default: %(default)s')
     parser.add_argument('--overwrite', action='store_true', help='replace dst if it exists')
     return parser.parse_args()
 
@@ -34,8 +38,10 @@ def main():
     from est_mm.utils.official_est import OfficialCheckpointError, convert_official_checkpoint
     try:
         refuse_existing([args.dst], args.overwrite)
+        if not osp.isfile(args.config):
+            raise SystemExit(f'{args.config}: no such config file')
         cfg = Config.fromfile(args.config)
-        checkpoint = convert_official_checkpoint(args.src, cfg)
+        checkpoint = convert_official_checkpoint(args.src, cfg, args.trained_on)
     except (OutputExistsError, CheckpointError, OfficialCheckpointError) as err:
         raise SystemExit(str(err))
     atomic_torch_save(checkpoint, args.dst)
