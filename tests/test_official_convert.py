@@ -376,11 +376,13 @@ def bad_file(path, kind):
         torch.save(dict(official_state(), epoch=37), path)
     elif kind == 'int_keys':
         torch.save({0: torch.ones(1), 'epoch': 3}, path)
+    elif kind == 'int_state_keys':
+        torch.save({'epoch': 3, 'state_dict': {0: torch.ones(1)}, 'prec1': 1.0}, path)
     return str(path)
 
 
 @pytest.mark.parametrize('kind', [
-    'list', 'text', 'mmengine', 'no_state_dict', 'int_keys'])
+    'list', 'text', 'mmengine', 'no_state_dict', 'int_keys', 'int_state_keys'])
 def test_not_an_official_checkpoint_is_one_line_naming_the_file(capsys, tmp_path, kind):
     src = bad_file(tmp_path / f'{kind}.pth', kind)
     out_dir = tmp_path / 'out'
@@ -389,7 +391,7 @@ def test_not_an_official_checkpoint_is_one_line_naming_the_file(capsys, tmp_path
                               osp.join(ROOT, DFEW_CONFIG))
     assert src in line, line
     if kind == 'mmengine':
-        assert 'backbone.conv1.conv.weight' in line
+        assert 'backbone.conv1.conv.weight' in line and 'est_mm checkpoint already' in line
     assert os.listdir(out_dir) == []
 
 

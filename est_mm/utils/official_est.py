@@ -104,6 +104,11 @@ def official_state_dict(checkpoint, source: str) -> Dict[str, torch.Tensor]:
             f'found {found})')
     out = OrderedDict()
     for key, value in state.items():
+        if not isinstance(key, str):
+            raise OfficialCheckpointError(f'{source}: key {key!r} is not a string')
+        if key.startswith(('backbone.', 'cls_head.')):
+            raise OfficialCheckpointError(f'{source}: key {key!r} is an est_mm name: this looks '
+                                          'like an est_mm checkpoint already, not the official one')
         if not torch.is_tensor(value):
             raise OfficialCheckpointError(f'{source}: key {key!r} holds a '
                                           f'{type(value).__name__}, not a tensor')
