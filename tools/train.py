@@ -2,7 +2,8 @@
 Runner.
 
 Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite);
-a bad checkpoint (unsafe pickle, truncated, missing) ends the run with one line naming the file."""
+a bad checkpoint (unsafe pickle, truncated, missing) ends the run with one line naming the file, and
+so does a train batch of 1 clip that the SSOP branch's BatchNorm cannot train on."""
 import argparse
 import os
 import os.path as osp
@@ -13,9 +14,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 
 from est_mm.datasets.integrity import BadSampleError, one_line  # noqa: E402
+from est_mm.models.heads.ssop import SSOPBatchError  # noqa: E402
 from est_mm.utils import (CheckpointError, build_runner, cfg_options_argument,  # noqa: E402
                           check_checkpoint, latest_checkpoint, launcher_arguments,
                           remove_checkpoints, work_dir_checkpoints)
+from est_mm.utils.runner import check_train_batch  # noqa: E402
 
 
 def parse_args():
@@ -118,14 +121,18 @@ def check_load_from(cfg):
 
 def main():
     args = parse_args()
-    cfg = check_work_dir(merge_args(Config.fromfile(args.config), args), args)
+    cfg = merge_args(Config.fromfile(args.config), args)
     try:
+        check_train_batch(cfg, args.launcher)  # SSOP's BatchNorm: >= 2 clips per step in all
+        cfg = check_work_dir(cfg, args)
         check_load_from(cfg)
         build_runner(cfg, args).train()
     except CheckpointError as err:  # unsafe, truncated or missing: one line naming the file
         raise SystemExit(str(err))
     except BadSampleError as err:  # a clip that cannot be read (on_bad_sample='error')
         raise SystemExit(one_line(err))
+    except SSOPBatchError as err:  # one clip per step where SSOP's BatchNorm needs two
+        raise SystemExit(str(err))
 
 
 if __name__ == '__main__':

@@ -27,6 +27,42 @@ def launcher_arguments(parser: argparse.ArgumentParser) -> None:
                         help='set by the launcher; not for manual use')
 
 
+def launcher_world_size(launcher: str):
+    """Number of processes the launcher starts, read from its environment before any process group
+    exists (1 for 'none'; None if the launcher's variable is not set)."""
+    if launcher == 'none':
+        return 1
+    key = {'pytorch': 'WORLD_SIZE', 'slurm': 'SLURM_NTASKS',
+           'mpi': 'OMPI_COMM_WORLD_SIZE'}.get(launcher, 'WORLD_SIZE')
+    value = os.environ.get(key)
+    return int(value) if value and value.isdigit() else None
+
+
+def check_train_batch(cfg, launcher: str) -> None:
+    """Before building data or model: an ESTHead with SSOP (``ssop_loss_weight > 0``) cannot train
+    on ``train_dataloader.batch_size=1`` unless >= 2 processes share their BatchNorm statistics
+    (``ssop_sync_bn``); raises est_mm's one-line ``SSOPBatchError`` otherwise."""
+    import inspect
+
+    from ..models.heads import ESTHead
+    from ..models.heads.ssop import ssop_batch_error
+    head = (cfg.get('model') or {}).get('cls_head') or {}
+    batch = (cfg.get('train_dataloader') or {}).get('batch_size')
+    if not str(head.get('type', '')).endswith('ESTHead') or batch is None or batch >= 2:
+        return
+    defaults = inspect.signature(ESTHead.__init__).parameters
+    weight = head.get('ssop_loss_weight', defaults['ssop_loss_weight'].default)
+    sync_bn = head.get('ssop_sync_bn', defaults['ssop_sync_bn'].default)
+    world = launcher_world_size(launcher)
+    if weight <= 0 or world is None:
+        return
+    if world == 1:
+        raise ssop_batch_error(f'train_dataloader.batch_size={batch} on 1 process')
+    if not sync_bn:
+        raise ssop_batch_error(f'train_dataloader.batch_size={batch} per process with '
+                               'model.cls_head.ssop_sync_bn=False', sync_bn=False)
+
+
 def build_runner(cfg, args) -> Runner:
     """Apply the launcher, set up CPU (gloo) distribution where needed and build the Runner."""
     if 'LOCAL_RANK' not in os.environ:

@@ -20,6 +20,7 @@ class ESTHead(BaseHead):
     official code). In training, the SSOP branch adds
     ``ssop_loss_weight`` × CE(permutation) (Eq. 7, weight 1/n); ``ssop_loss_weight=0`` builds no
     SSOP parameters at all. ``ssop_detach`` feeds SSOP a detached R (official behaviour).
+    ``ssop_sync_bn`` (default) computes SSOP's BatchNorm statistics over all processes.
     """
 
     def __init__(self,
@@ -40,6 +41,7 @@ class ESTHead(BaseHead):
                  permutation_seed: int = 0,
                  permutations: Optional[Sequence[Sequence[int]]] = None,
                  ssop_detach: bool = True,
+                 ssop_sync_bn: bool = True,
                  loss_cls: Dict = dict(type='CrossEntropyLoss'),
                  average_clips: Optional[str] = 'prob',
                  topk=(1, ),
@@ -64,7 +66,8 @@ class ESTHead(BaseHead):
         self.ssop_loss_weight = ssop_loss_weight
         self.ssop_detach = ssop_detach
         self.ssop = SSOPBranch(num_snippets, in_channels, ssop_channels, num_permutations,
-                               permutation_seed, permutations) if ssop_loss_weight > 0 else None
+                               permutation_seed, permutations, ssop_sync_bn
+                               ) if ssop_loss_weight > 0 else None
 
     def encode(self, x: torch.Tensor):
         """R [B, n, d] → (emotion feature T [B, d], snippet attention [B, n])."""

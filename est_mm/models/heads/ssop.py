@@ -6,6 +6,23 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .global_batch_norm import GlobalBatchNorm1d, distributed_world_size
+
+
+class SSOPBatchError(ValueError):
+    """A training step the SSOP branch's BatchNorm cannot take (fewer than 2 clips in the batch
+    its statistics span); the message is one line saying what to change."""
+
+
+def ssop_batch_error(what: str, fix_batch: str = 'use batch_size >= 2',
+                     sync_bn: bool = True) -> SSOPBatchError:
+    """The one-line error for too few clips per step; ``what`` names the cause, e.g.
+    'train_dataloader.batch_size=1 on 1 process'."""
+    more = ('run >= 2 processes (tools/dist_train.sh)' if sync_bn else
+            'set model.cls_head.ssop_sync_bn=True')
+    return SSOPBatchError(f"{what}: SSOP's BatchNorm needs at least 2 clips per step; {fix_batch}, "
+                          f'or {more}, or set model.cls_head.ssop_loss_weight=0')
+
 
 def max_hamming_permutations(length: int = 7, count: int = 10, seed: int = 0) -> np.ndarray:
     """A fixed set of ``count`` permutations of ``range(length)``, chosen greedily so that each new
@@ -34,12 +51,16 @@ class SSOPBranch(nn.Module):
     returns (logits [B, P], permutation index [B]). Because the encoder is permutation-equivariant
     and the one-query decoder permutation-invariant, shuffling O after the Transformer equals the
     official shuffle of the input snippets (positional codes travel with their snippet).
+    With ``sync_bn`` (default) the classifier's BatchNorms are :class:`GlobalBatchNorm1d`: in a
+    distributed run their statistics span the global batch, so one clip per process trains.
+    Training on fewer than 2 clips in all raises :class:`SSOPBatchError`.
     """
 
     def __init__(self, num_snippets: int = 7, dims: int = 512, hidden: Sequence[int] = (2048, 512),
                  num_permutations: int = 10, seed: int = 0,
-                 permutations: Optional[Sequence[Sequence[int]]] = None):
+                 permutations: Optional[Sequence[Sequence[int]]] = None, sync_bn: bool = True):
         super().__init__()
+        self.sync_bn = sync_bn
         if permutations is None:
             perms = max_hamming_permutations(num_snippets, num_permutations, seed)
         else:
@@ -50,9 +71,10 @@ class SSOPBranch(nn.Module):
                                  f'range({num_snippets}), got {permutations!r}')
         # Stored in the state dict so a checkpoint says which permutations it was trained on.
         self.register_buffer('permutations', torch.as_tensor(perms))
+        norm = GlobalBatchNorm1d if sync_bn else nn.BatchNorm1d
         layers, width = [], num_snippets * dims
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True)]
+            layers += [nn.Linear(width, h), norm(h), nn.ReLU(inplace=True)]
             width = h
         layers.append(nn.Linear(width, len(perms)))
         self.classifier = nn.Sequential(*layers)
@@ -67,5 +89,15 @@ class SSOPBranch(nn.Module):
         return (R + T[:, None]).gather(1, order[..., None].expand(B, n, d)), index
 
     def forward(self, R: torch.Tensor, T: torch.Tensor, index: Optional[torch.Tensor] = None):
+        if self.training and R.shape[0] < 2:
+            world = distributed_world_size()
+            if world == 1:  # (with several processes GlobalBatchNorm1d checks the global batch)
+                raise ssop_batch_error(f'a training step with {R.shape[0]} clip(s) on 1 process',
+                                       'use train_dataloader.batch_size >= 2 with drop_last=True')
+            if not self.sync_bn:
+                raise ssop_batch_error(
+                    f'a training step with {R.shape[0]} clip(s) per process and '
+                    'model.cls_head.ssop_sync_bn=False',
+                    'use train_dataloader.batch_size >= 2 with drop_last=True', sync_bn=False)
         O, index = self.shuffle(R, T, index)
         return self.classifier(O.flatten(1)), index
