@@ -13,6 +13,19 @@ def distributed_world_size() -> int:
     return 1
 
 
+_GROUPS = {}
+
+
+def _bn_group():
+    """A process group of all ranks used only for these statistics, so their all-reduces never
+    interleave with DDP's gradient all-reduces on the default group (gloo aborts on that)."""
+    key = id(dist.group.WORLD)
+    if key not in _GROUPS:
+        _GROUPS.clear()
+        _GROUPS[key] = dist.new_group(ranks=list(range(dist.get_world_size())))
+    return _GROUPS[key]
+
+
 class _AllReduceSum(torch.autograd.Function):
     """Differentiable sum over all processes: forward and backward are both an all-reduce (SUM)
     of the tensor (the backward sums every process's gradient of its own loss)."""
@@ -20,13 +33,13 @@ class _AllReduceSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor.clone()
-        dist.all_reduce(tensor)
+        dist.all_reduce(tensor, group=_bn_group())
         return tensor
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous().clone()
-        dist.all_reduce(grad)
+        dist.all_reduce(grad, group=_bn_group())
         return grad
 
 
