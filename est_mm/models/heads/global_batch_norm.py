@@ -3,14 +3,7 @@ branch's BatchNorm, so one clip per process trains like the paper's single batch
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-
-
-def distributed_world_size() -> int:
-    """Number of processes of the default process group; 1 when torch.distributed is not
-    initialised."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
+from mmengine.dist import get_world_size
 
 
 _GROUPS = {}
@@ -62,7 +55,7 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        world = distributed_world_size()
+        world = get_world_size()
         if not self.training or world == 1:
             return super().forward(x)
         self._check_input_dim(x)

@@ -6,7 +6,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .global_batch_norm import GlobalBatchNorm1d, distributed_world_size
+from mmengine.dist import get_world_size
+
+from .global_batch_norm import GlobalBatchNorm1d
 
 
 class SSOPBatchError(ValueError):
@@ -90,7 +92,7 @@ class SSOPBranch(nn.Module):
 
     def forward(self, R: torch.Tensor, T: torch.Tensor, index: Optional[torch.Tensor] = None):
         if self.training and R.shape[0] < 2:
-            world = distributed_world_size()
+            world = get_world_size()
             if world == 1:  # (with several processes GlobalBatchNorm1d checks the global batch)
                 raise ssop_batch_error(f'a training step with {R.shape[0]} clip(s) on 1 process',
                                        'use train_dataloader.batch_size >= 2 with drop_last=True')
