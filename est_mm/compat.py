@@ -6,9 +6,15 @@ Each entry says which package/version it works around and why (measured 2026-11,
 import os
 import sys
 import types
+import warnings
 
-import numpy as np
 import torch
+
+from .utils.safe_checkpoint import atomic_torch_save, safe_checkpoint_globals, safe_load_checkpoint
+
+# mmcv-lite on purpose (DESIGN.md §3); set before mmaction's models import mmcv.cnn.bricks.transformer
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``',
+                        category=UserWarning, module=r'mmcv\.cnn\.bricks\.transformer')
 
 _APPLIED = False
 
@@ -35,21 +41,9 @@ def _placeholder_drn() -> None:
     sys.modules['mmaction.models.localizers.drn.drn'] = mod
 
 
-def safe_checkpoint_globals() -> list:
-    """The exact extra types an mmengine 0.10.7 checkpoint pickles (message hub history, numpy
-    scalars/arrays/dtypes). Nothing that can run code: ``getattr`` is only reached through
-    torch's restricted unpickler, which still refuses any callable not listed here."""
-    from mmengine.logging import HistoryBuffer
-    dtype_classes = [type(np.dtype(t)) for t in
-                     (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8, np.bool_)]
-    multiarray = np._core.multiarray  # numpy 2 pickles numpy._core.* names
-    return [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
-            getattr, *dtype_classes]
-
-
 def _allow_mmengine_checkpoints() -> None:
-    """torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7 checkpoints contain the types
-    above, so test/resume fail without allowing exactly those (never ``weights_only=False``)."""
+    """torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7 checkpoints contain the types of
+    :func:`~est_mm.utils.safe_checkpoint.safe_checkpoint_globals`, so test/resume fail without allowing exactly those (never ``weights_only=False``)."""
     torch.serialization.add_safe_globals(safe_checkpoint_globals())
 
 
@@ -62,18 +56,13 @@ def _mmengine_checkpoint_files() -> None:
     from mmengine.runner import checkpoint as mm_ckpt
     from mmengine.runner import runner as mm_runner
 
-    def load_from_local(filename, map_location):
-        from .utils.safe_checkpoint import safe_load_checkpoint
-        return safe_load_checkpoint(filename, map_location)
-
-    mm_ckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    mm_ckpt.CheckpointLoader.register_scheme(prefixes='', loader=safe_load_checkpoint, force=True)
 
     original_save = mm_ckpt.save_checkpoint
 
     def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
         if '://' in str(filename) or file_client_args is not None or backend_args:
             return original_save(checkpoint, filename, file_client_args, backend_args)
-        from .utils.safe_checkpoint import atomic_torch_save
         atomic_torch_save(checkpoint, str(filename))
 
     save_checkpoint.__wrapped__ = original_save

@@ -1,11 +1,20 @@
-"""The compat module: mmaction2 imports, and checkpoints load safely (and only safely)."""
+"""The compat module: mmaction2 imports, checkpoints load safely (and only safely), a failed
+checkpoint save is one line, and the compat/checkpoint/dataset modules import nothing above them."""
+import ast
+import errno
 import os
+import os.path as osp
 import pickle
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
 
 import est_mm  # noqa: F401  (applies est_mm.compat)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_mmaction_models_import_and_our_components_are_registered():
@@ -92,3 +101,126 @@ def test_check_checkpoint_reads_the_pickle_not_the_tensors(tmp_path):
     check_checkpoint(str(path))
     with pytest.raises(CheckpointError, match='is a folder'):
         check_checkpoint(str(tmp_path))
+
+
+def test_mmcv_lite_warning_is_silenced_and_only_that_one():
+    """mmcv-lite is used on purpose: its "install mmcv" warning, raised when mmaction's models
+    import mmcv.cnn.bricks.transformer, is not printed; other warnings of that module are."""
+    code = ('import warnings\n'
+            'import est_mm\n'
+            'import mmcv.cnn.bricks.transformer\n'
+            "warnings.warn_explicit('another warning', UserWarning, 'transformer.py', 1,\n"
+            "                      module='mmcv.cnn.bricks.transformer')\n")
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'MultiScaleDeformableAttention' not in done.stderr
+    assert 'another warning' in done.stderr
+
+
+def _import_graph():
+    """``{module: modules of est_mm it imports}``, at any depth of the code (function-level
+    imports count: they run)."""
+    modules = {}
+    for folder, _, files in os.walk(osp.join(REPO, 'est_mm')):
+        for name in files:
+            if name.endswith('.py'):
+                path = osp.join(folder, name)
+                dotted = osp.relpath(path, REPO)[:-3].replace(os.sep, '.')
+                modules[dotted.removesuffix('.__init__')] = path
+    graph = {}
+    for module, path in modules.items():
+        package = module if path.endswith('__init__.py') else module.rsplit('.', 1)[0]
+        found = set()
+        for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ''
+                if node.level:
+                    parts = package.split('.')
+                    base = '.'.join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+                names = [f'{base}.{a.name}' if f'{base}.{a.name}' in modules else base
+                         for a in node.names]
+            else:
+                continue
+            found.update(n for n in names if n in modules and n != module)
+        graph[module] = found
+    return graph
+
+
+def _reaches(graph, start, goal):
+    todo, seen = [start], set()
+    while todo:
+        module = todo.pop()
+        for dep in graph[module] - seen:
+            if dep == goal:
+                return True
+            seen.add(dep)
+            todo.append(dep)
+    return False
+
+
+def test_compat_utils_and_datasets_are_in_no_import_cycle_and_import_nothing_above_them():
+    graph = _import_graph()
+    assert 'est_mm.utils.safe_checkpoint' in graph['est_mm.compat']  # the edge that stays
+    ours = [m for m in graph if m == 'est_mm.compat' or m.startswith(('est_mm.utils',
+                                                                        'est_mm.datasets'))]
+    assert [m for m in ours if _reaches(graph, m, m)] == []
+    upward = ('est_mm.apis', 'est_mm.deploy', 'est_mm.analysis')
+    assert [(m, d) for m in graph if m.startswith(('est_mm.datasets', 'est_mm.models'))
+            for d in graph[m] if d.startswith(upward)] == []
+
+
+def _save_in_subprocess(code):
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
+
+
+def test_checkpoint_over_the_file_size_limit_is_one_error_and_leaves_nothing(tmp_path):
+    """A real failed write (RLIMIT_FSIZE: EFBIG from the kernel) in torch's own writer: one
+    CheckpointSaveError naming the file, no chained RuntimeError, no temporary file, and the
+    checkpoint saved before under that name is untouched."""
+    path = tmp_path / 'epoch_1.pth'
+    torch.save({'w': torch.ones(3)}, path)
+    before = path.read_bytes()
+    done = _save_in_subprocess(f'''
+        import errno, resource, signal, torch
+        from est_mm.utils.safe_checkpoint import CheckpointSaveError, atomic_torch_save
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        try:
+            atomic_torch_save({{'w': torch.zeros(100_000)}}, {str(path)!r})
+        except CheckpointSaveError as err:
+            assert err.errno == errno.EFBIG and isinstance(err, OSError), err.errno
+            assert err.__cause__ is None and err.__suppress_context__
+            print('ERROR', err)
+        ''')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f'ERROR {path}: cannot save the checkpoint: file too large '
+                                   '(a file-size limit, e.g. ulimit -f, or the filesystem\'s '
+                                   'largest file)')
+    assert os.listdir(tmp_path) == ['epoch_1.pth'] and path.read_bytes() == before
+
+
+@pytest.mark.skipif(not osp.exists('/dev/full'), reason='needs /dev/full')
+def test_disk_full_while_saving_is_one_line_with_enospc(tmp_path, monkeypatch):
+    """torch's real zip writer writing to /dev/full (every write fails with ENOSPC, as on a full
+    disk): torch raises an OSError and its RuntimeError('[enforce fail at inline_container.cc')
+    chained; atomic_torch_save turns them into one OSError(ENOSPC) naming the file."""
+    from est_mm.utils.safe_checkpoint import CheckpointSaveError, atomic_torch_save
+    real_save = torch.save
+
+    def save_to_full_disk(obj, f):
+        with open('/dev/full', 'wb', buffering=0) as full:
+            real_save(obj, full)
+
+    monkeypatch.setattr(torch, 'save', save_to_full_disk)
+    path = tmp_path / 'epoch_2.pth'
+    with pytest.raises(OSError) as err:
+        atomic_torch_save({'w': torch.zeros(100_000)}, str(path))
+    assert isinstance(err.value, CheckpointSaveError) and err.value.errno == errno.ENOSPC
+    assert str(err.value) == f'{path}: cannot save the checkpoint: no space left on device'
+    assert err.value.__suppress_context__ and err.value.__cause__ is None
+    assert os.listdir(tmp_path) == []

@@ -1,14 +1,29 @@
-from .checkpoint import torchvision_resnet_state_dict
-from .files import (OutputExistsError, latest_checkpoint, refuse_existing, remove_checkpoints,
-                    work_dir_checkpoints)
-from .runner import build_runner, cfg_options_argument, launcher_arguments
-from .safe_checkpoint import (CheckpointError, UnsafeCheckpointError, atomic_torch_save,
-                              check_checkpoint, describe_load_error, safe_load_checkpoint)
+"""Checkpoint, work-dir and runner helpers. Names are imported on first use (PEP 562), so
+``est_mm.compat`` can use :mod:`.safe_checkpoint` without importing :mod:`.runner` (which
+imports ``est_mm.compat``)."""
+import importlib
 
-__all__ = [
-    'build_runner', 'cfg_options_argument', 'launcher_arguments', 'torchvision_resnet_state_dict',
-    'CheckpointError', 'UnsafeCheckpointError', 'atomic_torch_save', 'check_checkpoint',
-    'describe_load_error',
-    'safe_load_checkpoint', 'OutputExistsError', 'latest_checkpoint', 'refuse_existing',
-    'remove_checkpoints', 'work_dir_checkpoints'
-]
+_WHERE = {
+    'torchvision_resnet_state_dict': 'checkpoint',
+    'OutputExistsError': 'files', 'latest_checkpoint': 'files', 'refuse_existing': 'files',
+    'remove_checkpoints': 'files', 'work_dir_checkpoints': 'files',
+    'build_runner': 'runner', 'cfg_options_argument': 'runner', 'launcher_arguments': 'runner',
+    'CheckpointError': 'safe_checkpoint', 'CheckpointSaveError': 'safe_checkpoint',
+    'UnsafeCheckpointError': 'safe_checkpoint', 'atomic_torch_save': 'safe_checkpoint',
+    'check_checkpoint': 'safe_checkpoint', 'describe_load_error': 'safe_checkpoint',
+    'safe_load_checkpoint': 'safe_checkpoint',
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(f'.{_WHERE[name]}', __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

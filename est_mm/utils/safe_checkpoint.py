@@ -2,22 +2,26 @@
 
 * :func:`safe_load_checkpoint` is the only way est_mm reads a checkpoint file: ``torch.load`` with
   ``weights_only=True`` passed explicitly (so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn it
-  off) and exactly the extra types of :func:`est_mm.compat.safe_checkpoint_globals`.
+  off) and exactly the extra types of :func:`safe_checkpoint_globals`.
   ``est_mm.compat`` registers it as mmengine's loader for local files, so the Runner (``load_from``, ``resume``),
   ``mmengine.runner.load_checkpoint`` (ESTInferencer, analysis tools) and backbone ``pretrained``
   files all go through it.
 * Every failure becomes a :class:`CheckpointError` whose message is one line naming the file;
   the tools turn it into ``SystemExit(message)``.
 * :func:`atomic_torch_save` writes to a temporary name and renames, so a checkpoint that exists
-  under its final name is complete.
+  under its final name is complete; a full disk is one :class:`CheckpointSaveError` line.
 """
+import errno
 import os
 import os.path as osp
 import pickle
 import re
 import zipfile
 
+import numpy as np
 import torch
+
+from .errors import first_line
 
 
 class CheckpointError(RuntimeError):
@@ -32,12 +36,27 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """The checkpoint's pickle asks for a global (a function or class) that safe loading forbids."""
 
 
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be written (disk full, file too large, ...): ``errno`` is the
+    operating system's, ``str(err)`` one line naming the file."""
+
+    def __str__(self) -> str:
+        return f'{self.filename}: {self.strerror}'
+
+
 _GLOBAL = re.compile(r'GLOBAL\s+([\w.<>]+)')
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0].strip() if text else type(err).__name__
+def safe_checkpoint_globals() -> list:
+    """The exact extra types an mmengine 0.10.7 checkpoint pickles (message hub history, numpy
+    scalars/arrays/dtypes). Nothing that can run code: ``getattr`` is only reached through
+    torch's restricted unpickler, which still refuses any callable not listed here."""
+    from mmengine.logging import HistoryBuffer
+    dtype_classes = [type(np.dtype(t)) for t in
+                     (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8, np.bool_)]
+    multiarray = np._core.multiarray  # numpy 2 pickles numpy._core.* names
+    return [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
+            getattr, *dtype_classes]
 
 
 def describe_load_error(path, err: BaseException) -> CheckpointError:
@@ -68,31 +87,30 @@ def describe_load_error(path, err: BaseException) -> CheckpointError:
         size = osp.getsize(path) if osp.isfile(path) else 0
         if size == 0:
             return CheckpointError(path, 'empty file (0 bytes), not a checkpoint')
-        reason = _first_line(err).split('. ')[0].rstrip('.')
+        reason = first_line(err).split('. ')[0].rstrip('.')
         return CheckpointError(
             path, f'truncated or corrupt checkpoint ({size} bytes; {reason}): was it cut short '
             'while being saved or copied?')
     if isinstance(err, (pickle.UnpicklingError, KeyError, ValueError, UnicodeDecodeError)):
         return CheckpointError(path, f'not a torch checkpoint ({type(err).__name__}: '
-                               f'{_first_line(err)})')
-    return CheckpointError(path, f'cannot load: {type(err).__name__}: {_first_line(err)}')
+                               f'{first_line(err)})')
+    return CheckpointError(path, f'cannot load: {type(err).__name__}: {first_line(err)}')
 
 
 def safe_load_checkpoint(path, map_location='cpu', mmap: bool = False):
     """``torch.load(path, map_location, weights_only=True)``: only tensors, containers, numbers,
-    strings and the types of :func:`est_mm.compat.safe_checkpoint_globals` come back; anything
+    strings and the types of :func:`safe_checkpoint_globals` come back; anything
     else raises :class:`UnsafeCheckpointError` before it runs. Other failures (missing, empty,
     truncated, not a checkpoint) raise :class:`CheckpointError`. Messages are one line naming
     ``path``. ``mmap=True`` maps the tensor data instead of reading it (:func:`check_checkpoint`).
     """
-    from .. import compat
-    compat.apply()  # the allowed extra types (idempotent; done by ``import est_mm`` anyway)
     path = osp.expanduser(str(path))
     if not osp.isfile(path):
         raise CheckpointError(path, 'is a folder, not a checkpoint file' if osp.isdir(path)
                               else 'no such checkpoint file')
     try:
-        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        with torch.serialization.safe_globals(safe_checkpoint_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - every load failure becomes one clear line
         raise describe_load_error(path, err) from err
 
@@ -110,9 +128,31 @@ def check_checkpoint(path) -> None:
     safe_load_checkpoint(path, map_location='cpu', mmap=is_zip)
 
 
+_SAVE_ERRORS = {errno.ENOSPC: 'no space left on device', errno.EDQUOT: 'disk quota exceeded',
+                errno.EFBIG: 'file too large (a file-size limit, e.g. ulimit -f, or the '
+                             "filesystem's largest file)"}
+
+
+def _os_error(err: BaseException):
+    """The first :class:`OSError` with an errno in ``err``'s chain (torch.save reports a failed
+    write as a RuntimeError of its zip writer, with the OSError as its context)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno is not None:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def atomic_torch_save(obj, path: str) -> None:
     """``torch.save`` to ``<path>.tmp`` (flushed to disk), then rename over ``path``: a reader (or
-    an auto-resume after SIGKILL) never sees a half-written file under the final name."""
+    an auto-resume after SIGKILL) never sees a half-written file under the final name.
+
+    A write that fails for lack of space (ENOSPC, EDQUOT, EFBIG) raises one
+    :class:`CheckpointSaveError` naming ``path`` with the same errno; the temporary file is
+    removed and an earlier file at ``path`` is left as it was.
+    """
     tmp = f'{path}.tmp'
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     try:
@@ -121,7 +161,11 @@ def atomic_torch_save(obj, path: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if osp.exists(tmp):
             os.remove(tmp)
+        cause = _os_error(err) if isinstance(err, Exception) else None
+        if cause is not None and cause.errno in _SAVE_ERRORS:
+            raise CheckpointSaveError(cause.errno, 'cannot save the checkpoint: '
+                                      f'{_SAVE_ERRORS[cause.errno]}', path) from None
         raise
