@@ -12,15 +12,20 @@ from mmengine.config import Config
 
 import est_mm  # noqa: F401
 from est_mm.deploy import ONNXModel
-from est_mm.deploy.onnx_export import (max_abs_diffs, pytorch_outputs, sampling_settings,
-                                       synthetic_face_clips)
-from mmaction.registry import MODELS
+from est_mm.deploy.onnx_backend import preprocess_clips
+from est_mm.deploy.onnx_export import max_abs_diffs, pytorch_outputs, random_clips, read_clip
+from est_mm.inference_spec import spec_from_config
+from est_mm.snippet_geometry import SnippetGeometry
+from mmaction.registry import DATASETS, MODELS
 from mmaction.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/est_r18_toy.py'
-CLASSES = ['Happy', 'Sad', 'Neutral', 'Angry', 'Surprise', 'Disgust', 'Fear']
+CONFIG = 'configs/est_r18_toy.py'  # 64x64 frames, DFEW class names, test start 15
 OUTPUTS = ('scores', 'frame_weights', 'snippet_attention', 'logits')
+# what the checkpoint's meta says instead (it wins): 32x32, other names, another test start
+CKPT_CLASSES = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6']
+CKPT_SIZE = (32, 32)
+CKPT_SAMPLING = dict(SnippetGeometry().to_dict(), test_start=10)
 
 
 def export_tool(*args):
@@ -39,11 +44,16 @@ def max_diff_line(output):
 
 @pytest.fixture(scope='module')
 def model_and_checkpoint(tmp_path_factory):
+    """An untrained toy model whose checkpoint meta disagrees with the toy config."""
     register_all_modules()
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model).eval()
     path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
-    torch.save({'meta': {'dataset_meta': {'classes': CLASSES}},
+    est = dict(classes=CKPT_CLASSES, frame_size=list(CKPT_SIZE),
+               test_sampling=dict(type='SnippetSampling', **CKPT_SAMPLING, test_mode=True),
+               data_preprocessor=dict(type='ActionDataPreprocessor', mean=[0.0] * 3,
+                                      std=[255.0] * 3, format_shape='NCHW'))
+    torch.save({'meta': {'est': est, 'dataset_meta': {'classes': CKPT_CLASSES}},
                 'state_dict': model.state_dict()}, path)
     return model, path
 
@@ -66,57 +76,67 @@ def test_export_verifies_within_tolerance(exported):
     rc, output, out = exported
     assert rc == 0, output
     assert osp.isfile(out) and not [f for f in os.listdir(osp.dirname(out)) if f.endswith('.tmp')]
-    for kind in ('random', 'face'):
+    for kind in ('random', 'resized'):
         for batch in (1, 2):
             assert f'{kind} clips, batch {batch}:' in output
     diffs = max_diff_line(output)
     assert set(diffs) == set(OUTPUTS) and all(v <= 1e-4 for v in diffs.values()), output
     assert 'OK' in output
+    assert "using the checkpoint's" in output and 'frame size 32x32 (config: 64x64)' in output
 
 
-def test_metadata_round_trips(onnx_model):
+def test_exported_file_has_the_usual_permissions(exported):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert os.stat(exported[2]).st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_metadata_is_the_checkpoints_spec(onnx_model):
     import onnx
-    sampler, sampling = sampling_settings(Config.fromfile(osp.join(ROOT, CONFIG)))
-    assert onnx_model.classes == CLASSES
-    assert onnx_model.frame_size == (64, 64)
-    assert onnx_model.sampling == sampling
-    assert onnx_model.sampling['test_offsets'] == [0, 3, 6, 9, 12]
+    assert onnx_model.classes == CKPT_CLASSES
+    assert onnx_model.frame_size == CKPT_SIZE
+    assert onnx_model.sampling == CKPT_SAMPLING
     assert onnx_model.num_frames == 35
     assert onnx_model.mean == [0.0] * 3 and onnx_model.std == [255.0] * 3
+    assert onnx_model.spec['sources']['frame_size'] == 'checkpoint'
     proto = onnx.load(onnx_model.path, load_external_data=False)
     (inp, ) = proto.graph.input
     assert inp.name == 'clips'
     assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == \
-        ['N', 35, 3, 64, 64]
-    # the backend samples exactly as the test pipeline does
+        ['N', 35, 3, *CKPT_SIZE]
+    geometry = SnippetGeometry.from_dict(CKPT_SAMPLING)
     for n in (1, 7, 40, 105, 300):
-        expected = sampler.to_original(sampler.unified_indices().ravel(), n)
-        np.testing.assert_array_equal(onnx_model.frame_indices(n), expected)
+        np.testing.assert_array_equal(onnx_model.frame_indices(n), geometry.test_indices(n))
 
 
 @pytest.mark.parametrize('batch', [1, 3])
 def test_matches_pytorch_at_dynamic_batch(onnx_model, model_and_checkpoint, batch):
     model, _ = model_and_checkpoint
-    sampler, _ = sampling_settings(Config.fromfile(osp.join(ROOT, CONFIG)))
-    clips = synthetic_face_clips(batch, sampler, (64, 64), seed=batch)  # uint8 [N, 35, H, W, 3]
-    expected = pytorch_outputs(model, clips)
-    scores, weights, attention, logits = onnx_model.forward_explain(clips, return_logits=True)
+    clips = random_clips(batch, 35, (40, 36), seed=batch, smooth=True)  # uint8 [N, 35, H, W, 3]
+    expected = pytorch_outputs(model, preprocess_clips(clips, CKPT_SIZE, 35))
+    scores, weights, attention, logits = onnx_model.run(clips, return_logits=True)
     got = dict(scores=scores, frame_weights=weights, snippet_attention=attention, logits=logits)
     assert scores.shape == (batch, 7) and weights.shape == (batch, 7, 5)
     assert attention.shape == (batch, 7)
     assert all(v <= 1e-4 for v in max_abs_diffs(expected, got).values())
     np.testing.assert_allclose(scores.sum(1), 1, atol=1e-5)
-    # list of lists of frames gives the same as the array
-    listed = onnx_model.run([list(c) for c in clips])
+    listed = onnx_model.run([list(c) for c in clips])  # lists of frames: the same
     for a, b in zip(listed, (scores, weights, attention)):
         np.testing.assert_array_equal(a, b)
 
 
-def test_matches_est_inferencer_on_frames_of_another_size(onnx_model, model_and_checkpoint):
-    """Resize (cv2 INTER_LINEAR), sampling and normalisation agree with ESTInferencer."""
+def test_inferencer_and_onnx_agree_when_the_meta_disagrees_with_the_config(
+        onnx_model, model_and_checkpoint):
+    """Same classes, sampling, frame size and probabilities from the PyTorch inferencer and the
+    exported file, for a checkpoint whose meta (32x32, other names, start 10) is not its
+    config's (64x64, DFEW names, start 15)."""
     from est_mm.apis.inference import ESTInferencer
     _, checkpoint = model_and_checkpoint
-    inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu')
+    with pytest.warns(UserWarning, match=r'frame size 32x32 \(config: 64x64\)'):
+        inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu')
+    assert inferencer.classes == onnx_model.classes == CKPT_CLASSES
+    assert inferencer.spec.sampling.to_dict() == onnx_model.sampling == CKPT_SAMPLING
+    assert inferencer.spec.frame_size == onnx_model.frame_size == CKPT_SIZE
     frames = np.random.RandomState(0).randint(0, 256, (40, 48, 56, 3), dtype=np.uint8)
     (window, ) = inferencer(frames).windows
     inds = onnx_model.frame_indices(len(frames))
@@ -125,7 +145,25 @@ def test_matches_est_inferencer_on_frames_of_another_size(onnx_model, model_and_
     np.testing.assert_allclose(scores[0], window.scores, atol=1e-4)
     np.testing.assert_allclose(weights[0], window.frame_weights, atol=1e-4)
     np.testing.assert_allclose(attention[0], window.snippet_attention, atol=1e-4)
-    assert inferencer.classes == onnx_model.classes
+    onnx_backend = ESTInferencer(None, onnx_model.path, backend='onnxruntime')
+    assert onnx_backend.classes == CKPT_CLASSES and onnx_backend.size == CKPT_SIZE[::-1]
+    np.testing.assert_allclose(onnx_backend(frames).scores, window.scores, atol=1e-4)
+
+
+def test_numpy_preprocessing_equals_the_config_test_pipeline(toy_root):
+    """preprocess_clips (ONNX side) on the sampled frames == the config's test pipeline output
+    (32 px toy frames resized to the toy config's 64 px)."""
+    cfg = Config.fromfile(osp.join(ROOT, CONFIG))
+    cfg.test_dataloader.dataset.data_root = toy_root
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    spec = spec_from_config(cfg)
+    for i in range(2):
+        expected = dataset[i]['inputs'].numpy()  # uint8 [35, 3, 64, 64]
+        frames = read_clip(dataset.get_data_info(i)['frame_dir'], spec.sampling)
+        assert frames[0].shape[:2] == (32, 32)
+        got = preprocess_clips([frames], spec.frame_size, spec.clip_len)[0]
+        assert got.shape == expected.shape == (35, 3, 64, 64)
+        np.testing.assert_array_equal(got, expected.astype(np.float32))
 
 
 def test_backend_runs_without_torch(onnx_model):
@@ -143,6 +181,26 @@ def test_backend_runs_without_torch(onnx_model):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert '(2, 7) (2, 7, 5) (2, 7)' in proc.stdout
+
+
+def test_readme_snippet_runs_where_torch_cannot_be_imported(onnx_model, tmp_path):
+    """The README's ONNX snippet, exactly as written, with ``import est_mm.deploy`` and torch
+    blocked (a sitecustomize that makes ``import torch`` fail)."""
+    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        readme = f.read()
+    section = readme[readme.index('## Deploy without the training stack'):]
+    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    assert 'from est_mm.deploy import ONNXModel' in snippet
+    snippet = snippet.replace("'est_r18_dfew.onnx'", repr(onnx_model.path))
+    (tmp_path / 'sitecustomize.py').write_text("import sys\nsys.modules['torch'] = None\n")
+    setup = ("import numpy as np\n"
+             "frames = list(np.random.RandomState(0).randint(0, 256, (50, 30, 30, 3), np.uint8))\n")
+    check = "import sys\nassert sys.modules.get('torch') is None\nprint('no torch')\n"
+    proc = subprocess.run([sys.executable, '-c', setup + snippet + check], cwd=tmp_path,
+                          env=dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{ROOT}'),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[0] in CKPT_CLASSES and 'no torch' in proc.stdout
 
 
 def test_refuses_to_overwrite(exported, model_and_checkpoint):

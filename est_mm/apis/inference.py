@@ -1,22 +1,23 @@
 """Predict expressions with a trained EST: load a config and checkpoint once, then run on a video
 file, a frame folder or an in-memory array of (face-crop) frames, with sliding windows over long
 videos, returning class probabilities, the AA-SFE frame weights and the snippet attention."""
-import json
+import copy
 import os.path as osp
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
+from mmengine.dataset import Compose
 
-from mmaction.registry import DATASETS, MODELS, TRANSFORMS
+from mmaction.registry import TRANSFORMS
 from mmaction.utils import register_all_modules
 from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
-from ..engine.hooks.est_meta_hook import full_transform_cfg
+from ..deploy.onnx_backend import as_rgb
+from ..inference_spec import InferenceSpec, prepare_model
+from ..utils.errors import first_line
 
 FrameSource = Union[str, np.ndarray, Sequence[np.ndarray]]
 
@@ -52,20 +53,34 @@ class VideoResult:
         return asdict(self)
 
 
-def _canonical(value):
-    """Comparable form of config / checkpoint values (tuples and lists alike, plain builtins)."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _test_step(pipeline, type_name):
-    for step in pipeline:
-        if step['type'] == type_name:
-            return dict(step)
-    return None
+def _device(device: Optional[str]) -> torch.device:
+    """``device`` as a torch.device; ValueError (one line naming it) if this machine lacks it."""
+    if device is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f'device {device!r}: not a device name ({first_line(err)}); use e.g. '
+                         "'cpu', 'cuda' or 'cuda:1'") from None
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f'device {device!r}: this machine has no usable CUDA GPU '
+                             '(torch.cuda.is_available() is False); use device cpu')
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f'device {device!r}: this machine has '
+                             f'{torch.cuda.device_count()} CUDA device(s)')
+    return dev
 
 
 class ESTInferencer:
     """Loads ``config`` + ``checkpoint`` once; :meth:`__call__` predicts on one source.
+
+    The classes, frame size, sampling and normalisation are the checkpoint's
+    :class:`~est_mm.inference_spec.InferenceSpec` (``self.spec``; a warning names what differs
+    from the config); frames go through the config's own test pipeline after its decoding step
+    (``Resize``, ``FormatShape``, ..., built with the TRANSFORMS registry, as mmaction2's
+    ``ActionRecogInferencer`` does) and the model's data preprocessor. Every error raised here
+    is one line naming the culprit: the checkpoint, the config, the device or the option.
 
     Args:
         config: config file or Config (its test pipeline gives the sampling and frame size).
@@ -84,91 +99,71 @@ class ESTInferencer:
                  batch_size: int = 8, backend: str = 'pytorch'):
         if backend not in ('pytorch', 'onnxruntime'):
             raise ValueError(f"backend must be 'pytorch' or 'onnxruntime', got {backend!r}")
+        for name, value in (('window', window), ('stride', stride), ('batch_size', batch_size)):
+            if value is not None and (isinstance(value, bool) or int(value) != value
+                                      or value < 1):
+                raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
         self.backend = backend
         self.batch_size = batch_size
         if backend == 'onnxruntime':
             self._init_onnx(checkpoint, window, stride)
             return
+        self.device = _device(device)
         register_all_modules()
-        cfg = config if isinstance(config, Config) else Config.fromfile(config)
-        self.cfg = cfg
-        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        self.model = MODELS.build(cfg.model)
-        meta = {}
-        if checkpoint is not None:  # torch safe loading (est_mm.compat); CheckpointError if bad
-            meta = load_checkpoint(self.model, checkpoint, map_location='cpu').get('meta') or {}
-        self.checkpoint_meta = meta
-        # what the checkpoint says about its inputs (ESTMetaHook) wins over the config
-        est = meta.get('est') or {}
+        name = config if isinstance(config, str) else getattr(config, 'filename', None) or \
+            'the config'
+        if isinstance(config, Config):
+            cfg = config
+        else:
+            if not isinstance(config, str) or not osp.isfile(config):
+                raise ValueError(f'{config}: no such config file')
+            try:
+                cfg = Config.fromfile(config)
+            except Exception as err:  # noqa: BLE001 - one line naming the config
+                raise ValueError(f'{config}: cannot read the config: {type(err).__name__}: '
+                                 f'{first_line(err)}') from None
+        cfg = copy.deepcopy(cfg)  # the spec is written into it
         self._source = checkpoint
-        pipeline = cfg.test_dataloader.dataset.pipeline
-        sampling = _test_step(pipeline, 'SnippetSampling')
-        if sampling is not None:
-            sampling = full_transform_cfg(dict(sampling, test_mode=True))
-        sampling = self._prefer('test SnippetSampling', sampling, est.get('test_sampling'))
-        if sampling is None:
-            raise ValueError('the config\'s test pipeline has no SnippetSampling step')
-        self.sampler = TRANSFORMS.build(dict(sampling, test_mode=True))
-        resize = _test_step(pipeline, 'Resize')
-        size = self._prefer('frame size (Resize scale)',
-                            list(resize['scale']) if resize else None, est.get('frame_size'))
-        self.size = tuple(size) if size else None  # (w, h)
-        self._use_checkpoint_preprocessor(est.get('data_preprocessor'))
-        self.model.to(self.device).eval()
-        self._set_windows(window, stride)
-        self.classes = self._class_names(meta, cfg)
+        self.model, self.spec, self.cfg = prepare_model(cfg, checkpoint, config=name)
+        if self.spec.notes:
+            warnings.warn(f'{checkpoint}: using the checkpoint\'s ' + '; '.join(self.spec.notes),
+                          stacklevel=2)
+        self.pipeline = self._init_pipeline(self.cfg, name)
+        self.model.to(self.device)
+        self._use_spec(window, stride)
 
     def _init_onnx(self, path, window, stride) -> None:
         from ..deploy import ONNXModel
         if not path or not str(path).endswith('.onnx'):
             raise ValueError(f'backend onnxruntime needs an exported .onnx file, got {path!r}')
-        self.onnx = ONNXModel(path)
-        self.sampler = TRANSFORMS.build(dict(type='SnippetSampling', **self.onnx.sampling,
-                                             test_mode=True))
-        self.size = tuple(self.onnx.frame_size[::-1])  # (w, h)
-        self.classes = list(self.onnx.classes)
-        self._set_windows(window, stride)
+        if not osp.isfile(path):
+            raise ValueError(f'{path}: no such file')
+        try:
+            self.onnx = ONNXModel(path)
+        except Exception as err:  # noqa: BLE001 - one line naming the file
+            raise ValueError(f'{path}: cannot load: {first_line(err)}') from None
+        self.spec = InferenceSpec.from_dict(self.onnx.spec)
+        self._use_spec(window, stride)
 
-    def _set_windows(self, window, stride) -> None:
+    def _use_spec(self, window, stride) -> None:
+        self.sampler = TRANSFORMS.build(dict(type='SnippetSampling', **self.spec.sampling.to_dict(),
+                                             test_mode=True))
+        size = self.spec.frame_size
+        self.size = (size[1], size[0]) if size else None  # (w, h)
+        self.classes = list(self.spec.classes)
         self.window = int(window or self.sampler.unified_len)
         self.stride = int(stride or max(1, self.window // 2))
-        if self.window < 1 or self.stride < 1:
-            raise ValueError(f'window and stride must be >= 1, got {self.window}, {self.stride}')
 
-    def _prefer(self, what: str, from_config, from_checkpoint):
-        """The checkpoint's value if it has one (warning when the config's differs), else the
-        config's."""
-        if from_checkpoint is None:
-            return from_config
-        if from_config is not None and _canonical(from_config) != _canonical(from_checkpoint):
-            warnings.warn(f'{self._source}: the config\'s {what} {_canonical(from_config)} '
-                          f'differs from the checkpoint\'s {_canonical(from_checkpoint)}; using '
-                          'the checkpoint\'s', stacklevel=3)
-        return from_checkpoint
-
-    def _use_checkpoint_preprocessor(self, stored) -> None:
-        preprocessor = getattr(self.model, 'data_preprocessor', None)
-        if not stored or preprocessor is None:
-            return
-        for key in ('mean', 'std'):
-            buf = getattr(preprocessor, key, None)
-            if stored.get(key) is None or not isinstance(buf, torch.Tensor):
-                continue
-            value = self._prefer(f'data_preprocessor.{key}', buf.flatten().tolist(),
-                                 list(stored[key]))
-            buf.copy_(torch.as_tensor(value, dtype=buf.dtype).view_as(buf))
-
-    def _class_names(self, meta, cfg) -> List[str]:
-        dataset_cls = DATASETS.get(cfg.test_dataloader.dataset.type)
-        configured = getattr(dataset_cls, 'METAINFO', {}).get('classes')
-        stored = (meta.get('est') or {}).get('classes') or \
-            (meta.get('dataset_meta') or {}).get('classes')
-        classes = self._prefer('class names', list(configured) if configured else None,
-                               list(stored) if stored else None)
-        num = self.model.cls_head.num_classes
-        if not classes or len(classes) != num:
-            classes = [str(i) for i in range(num)]
-        return list(classes)
+    @staticmethod
+    def _init_pipeline(cfg, name) -> Compose:
+        """The config's test pipeline after its decoding step (the inferencer decodes itself)."""
+        steps = list(cfg.test_dataloader.dataset.pipeline)
+        at = next((i for i, s in enumerate(steps) if str(s.get('type', '')).endswith('Decode')),
+                  None)
+        if at is None:
+            raise ValueError(f'{name}: the test pipeline has no decoding step (e.g. '
+                             'VideoOrFramesDecode) after which frames could be fed')
+        return Compose([TRANSFORMS.build(dict(step)) for step in steps[at + 1:]])
 
     def windows(self, num_frames: int) -> List[tuple]:
         """[start, end) frame ranges covering ``num_frames`` (one window if the video is short;
@@ -198,28 +193,26 @@ class ESTInferencer:
             raise ValueError('no frames given')
         return '<array>', len(frames), fps, lambda indices: [frames[i] for i in indices]
 
-    def _to_inputs(self, clips: List[List[np.ndarray]]) -> torch.Tensor:
-        batch = []
-        for clip in clips:
-            imgs = []
-            for img in clip:
-                img = np.asarray(img)
-                if img.ndim == 2:
-                    img = np.repeat(img[..., None], 3, axis=2)
-                img = img[..., :3]
-                if self.size is not None and (img.shape[1], img.shape[0]) != self.size:
-                    img = cv2.resize(img, self.size, interpolation=cv2.INTER_LINEAR)
-                imgs.append(img)
-            batch.append(torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2))  # [F, 3, H, W]
-        data = self.model.data_preprocessor(dict(inputs=batch, data_samples=None), False)
-        return data['inputs'].to(self.device)
+    def _pack(self, clip: List[np.ndarray], inds: Sequence[int]) -> dict:
+        """One clip of RGB frames -> the test pipeline's packed result (``inputs``,
+        ``data_samples``), as if decoded by ``VideoOrFramesDecode``."""
+        imgs = [as_rgb(img) for img in clip]
+        h, w = imgs[0].shape[:2]
+        return self.pipeline(dict(imgs=imgs, frame_inds=np.asarray(inds), clip_len=len(imgs),
+                                  num_clips=1, frame_interval=None, total_frames=len(imgs),
+                                  original_shape=(h, w), img_shape=(h, w), modality='RGB',
+                                  start_index=0))
 
     def _forward(self, clips: List[List[np.ndarray]]):
-        """Clips of RGB frames → (probabilities [N, K], frame weights [N, n, J], snippet
+        """Clips of RGB frames -> (probabilities [N, K], frame weights [N, n, J], snippet
         attention [N, n]) as numpy, with either backend."""
         if self.backend == 'onnxruntime':
             return self.onnx.run(clips)
-        logits, weights, attn = self.model.forward_explain(self._to_inputs(clips))
+        packed = [self._pack(clip, range(len(clip))) for clip in clips]
+        data = self.model.data_preprocessor(
+            dict(inputs=[p['inputs'] for p in packed],
+                 data_samples=[p['data_samples'] for p in packed]), False)
+        logits, weights, attn = self.model.forward_explain(data['inputs'].to(self.device))
         return (logits.softmax(-1).cpu().numpy(), weights.cpu().numpy(), attn.cpu().numpy())
 
     def window_indices(self, num_frames: int) -> List[tuple]:

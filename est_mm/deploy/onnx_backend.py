@@ -1,8 +1,10 @@
 """Run an EST model exported by ``tools/deployment/export_onnx.py`` with ONNX Runtime.
 
 This module needs only numpy, OpenCV and onnxruntime: no PyTorch, no mmaction2 and no model code.
-Everything it needs comes from the ``.onnx`` file's metadata: class names, frame size, the
-normalisation (also built into the graph) and the test-time snippet sampling. The file can be
+Everything it needs comes from the ``.onnx`` file's metadata, the model's
+:class:`~est_mm.inference_spec.InferenceSpec` written by the exporter (each field of
+``InferenceSpec.to_dict`` as JSON): class names, frame size, the normalisation (also built into
+the graph) and the test-time snippet sampling. The file can be
 copied to a machine that has no torch together with ``est_mm/snippet_geometry.py`` (placed next
 to it), which computes the sampled frame indices.
 
@@ -15,14 +17,17 @@ Graph contract (``est_mm_format`` 1):
   ``[N, n, J]``, rows sum to 1), ``snippet_attention`` (the last decoder layer's cross-attention,
   ``[N, n]``, sums to 1) and ``logits`` (``[N, K]``, before the softmax).
 
-:class:`ONNXModel` takes frames the way decoders give them, ``[N, T, H, W, 3]`` RGB (uint8 or float
-0-255), and resizes them the way ``ESTInferencer`` does (``cv2.resize``, ``INTER_LINEAR``, in the
-input's own dtype, then float32).
+:func:`preprocess_clips` is the one numpy preprocessing of the ONNX side (this runner and the
+exporter's verification): frames as decoders give them, ``[N, T, H, W, 3]`` RGB (uint8 or float
+0-255), resized as the configs' test pipeline ``Resize`` does (``cv2.resize``, ``INTER_LINEAR``,
+in the input's own dtype), then float32 ``[N, T, 3, H, W]``; ``tests/test_onnx.py`` checks it
+equals the config's pipeline output.
 """
 import importlib.util
 import json
 import os.path as osp
 import sys
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -52,15 +57,66 @@ except ImportError:  # loaded on its own: est_mm/snippet_geometry.py by path (to
 FORMAT_VERSION = '1'
 INPUT_NAME = 'clips'
 OUTPUT_NAMES = ('scores', 'frame_weights', 'snippet_attention', 'logits')
+#: InferenceSpec fields in the metadata; older exports lack the optional ones
+SPEC_FIELDS = ('classes', 'frame_size', 'sampling', 'mean', 'std')
+OPTIONAL_SPEC_FIELDS = {'to_rgb': False, 'layout': 'NCHW', 'sources': {}}
 
 Clips = Union[np.ndarray, Sequence[Sequence[np.ndarray]]]
 
 
-def _json(meta: Dict[str, str], key: str, path: str):
-    if key not in meta:
-        raise ValueError(f'{path}: no {key!r} in the ONNX metadata; export it with '
-                         f'tools/deployment/export_onnx.py')
-    return json.loads(meta[key])
+def as_rgb(img) -> np.ndarray:
+    """One frame as ``HxWx3``: grey ``HxW`` repeated, a 4th (alpha) channel dropped."""
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] < 3:
+        raise ValueError(f'expected HxWx3 RGB frames, got shape {img.shape}')
+    return img[..., :3]
+
+
+def preprocess_clips(clips: Clips, frame_size: Optional[Tuple[int, int]] = None,
+                     num_frames: Optional[int] = None) -> np.ndarray:
+    """Frames -> float32 ``[N, T, 3, H, W]``, RGB 0-255 (the graph input).
+
+    ``clips``: an array ``[N, T, H, W, 3]`` (or ``[N, T, H, W]`` grey), or ``N`` clips, each a
+    list/array of ``T`` frames (``HxWx3``, ``HxW`` or ``HxWx4``; see :func:`as_rgb`), uint8 or
+    float in 0-255, any size: each frame not of ``frame_size`` ``(H, W)`` is resized with
+    ``cv2.INTER_LINEAR`` in its own dtype. ``num_frames``: the ``T`` every clip must have."""
+    if isinstance(clips, np.ndarray) and clips.ndim not in (4, 5):
+        raise ValueError(f'expected clips [N, T, H, W, 3], got shape {clips.shape}')
+    batch = []
+    for clip in clips:
+        frames = []
+        for img in clip:
+            img = as_rgb(img)
+            if frame_size is not None and img.shape[:2] != tuple(frame_size):
+                img = cv2.resize(img, (frame_size[1], frame_size[0]),
+                                 interpolation=cv2.INTER_LINEAR)
+            frames.append(img.astype(np.float32, copy=False))
+        if not frames:
+            raise ValueError('a clip has no frames')
+        batch.append(np.stack(frames))
+    if not batch:
+        raise ValueError('no clips given')
+    if len({b.shape for b in batch}) > 1:
+        raise ValueError(f'clips differ in shape: {sorted({b.shape for b in batch})}')
+    batch = np.stack(batch)
+    if num_frames is not None and batch.shape[1] != num_frames:
+        raise ValueError(f'each clip needs {num_frames} frames (see frame_indices), '
+                         f'got {batch.shape[1]}')
+    return np.ascontiguousarray(batch.transpose(0, 1, 4, 2, 3), dtype=np.float32)
+
+
+def read_spec(meta: Dict[str, str], path: str) -> dict:
+    """The InferenceSpec fields (``InferenceSpec.to_dict`` form) in an export's metadata."""
+    spec = dict(OPTIONAL_SPEC_FIELDS)
+    for key in SPEC_FIELDS + tuple(OPTIONAL_SPEC_FIELDS):
+        if key in meta:
+            spec[key] = json.loads(meta[key])
+        elif key in SPEC_FIELDS:
+            raise ValueError(f'{path}: no {key!r} in the ONNX metadata; export it with '
+                             f'tools/deployment/export_onnx.py')
+    return spec
 
 
 class ONNXModel:
@@ -73,6 +129,7 @@ class ONNXModel:
         sess_options: an ``onnxruntime.SessionOptions`` (threads, optimisation level, ...).
 
     Attributes:
+        spec (dict): the model's InferenceSpec as stored (``InferenceSpec.to_dict`` form).
         classes (list[str]): class names, index = output column.
         frame_size (tuple[int, int]): ``(H, W)`` that frames are resized to.
         sampling (dict): the test-time SnippetSampling settings (``num_snippets``,
@@ -99,11 +156,12 @@ class ONNXModel:
         if version != FORMAT_VERSION:
             raise ValueError(f'{path}: not an est_mm ONNX export (est_mm_format={version!r}, '
                              f'expected {FORMAT_VERSION!r})')
-        self.classes: List[str] = list(_json(meta, 'classes', path))
-        self.frame_size: Tuple[int, int] = tuple(int(v) for v in _json(meta, 'frame_size', path))
-        self.sampling: dict = _json(meta, 'sampling', path)
-        self.mean: List[float] = list(_json(meta, 'mean', path))
-        self.std: List[float] = list(_json(meta, 'std', path))
+        self.spec = read_spec(meta, path)
+        self.classes: List[str] = [str(c) for c in self.spec['classes']]
+        self.frame_size: Tuple[int, int] = tuple(int(v) for v in self.spec['frame_size'])
+        self.sampling: dict = self.spec['sampling']
+        self.mean: List[float] = list(self.spec['mean'])
+        self.std: List[float] = list(self.spec['std'])
         self.geometry = SnippetGeometry.from_dict(self.sampling)
         self.num_frames = self.geometry.clip_len
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -115,66 +173,31 @@ class ONNXModel:
         return (f'{self.__class__.__name__}({self.path!r}, classes={self.classes}, '
                 f'frame_size={self.frame_size}, providers={self.session.get_providers()})')
 
-    # ------------------------------------------------------------------ sampling
     def frame_indices(self, num_frames: int) -> np.ndarray:
         """The ``T`` frame indices (0-based, snippet after snippet) that the test-time
-        SnippetSampling takes from a window of ``num_frames`` frames: the video is unified to
-        ``unified_len`` frames (unified ``u`` → ``floor(u · num_frames / unified_len)``), and
-        each of the ``num_snippets`` windows contributes the frames at ``test_offsets``."""
+        snippet sampling takes from a window of ``num_frames`` frames."""
         return self.geometry.test_indices(num_frames)
 
-    # ------------------------------------------------------------------ inference
     def preprocess(self, clips: Clips) -> np.ndarray:
-        """Frames → the graph input: float32 ``[N, T, 3, H, W]``, RGB 0-255.
-
-        ``clips``: an array ``[N, T, H, W, 3]`` (or ``[N, T, H, W]`` grey), or a list of ``N``
-        clips, each a list/array of ``T`` frames (``HxWx3`` RGB, ``HxW`` grey or ``HxWx4``: the
-        4th channel is dropped), uint8 or float in 0-255, any size (resized to ``frame_size``
-        with ``cv2.INTER_LINEAR``, as ESTInferencer does)."""
-        h, w = self.frame_size
-        if isinstance(clips, np.ndarray) and clips.ndim == 5 and clips.shape[2:] == (h, w, 3):
-            batch = clips
-        else:
-            if isinstance(clips, np.ndarray) and clips.ndim not in (4, 5):
-                raise ValueError(f'expected clips [N, T, H, W, 3], got shape {clips.shape}')
-            batch = []
-            for clip in clips:
-                frames = []
-                for img in clip:
-                    img = np.asarray(img)
-                    if img.ndim == 2:
-                        img = np.repeat(img[..., None], 3, axis=2)
-                    if img.ndim != 3 or img.shape[2] < 3:
-                        raise ValueError(f'expected HxWx3 RGB frames, got shape {img.shape}')
-                    img = img[..., :3]
-                    if img.shape[:2] != (h, w):
-                        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-                    frames.append(img.astype(np.float32, copy=False))
-                batch.append(np.stack(frames) if frames else np.zeros((0, h, w, 3), np.float32))
-            if not batch:
-                raise ValueError('no clips given')
-            batch = np.stack(batch)
-        if batch.shape[1] != self.num_frames:
-            raise ValueError(f'each clip needs {self.num_frames} frames (see frame_indices), '
-                             f'got {batch.shape[1]}')
-        return np.ascontiguousarray(batch.transpose(0, 1, 4, 2, 3), dtype=np.float32)
+        """Frames -> the graph input float32 ``[N, T, 3, H, W]`` (:func:`preprocess_clips` at
+        this model's frame size and clip length)."""
+        return preprocess_clips(clips, self.frame_size, self.num_frames)
 
     def run_preprocessed(self, inputs: np.ndarray) -> Dict[str, np.ndarray]:
-        """Graph input ``[N, T, 3, H, W]`` float32 RGB 0-255 → dict of all outputs."""
+        """Graph input ``[N, T, 3, H, W]`` float32 RGB 0-255 -> dict of all outputs."""
         outs = self.session.run(self.output_names, {INPUT_NAME: inputs})
         return dict(zip(self.output_names, outs))
 
-    def forward_explain(self, clips: Clips, return_logits: bool = False):
-        """Frames ``[N, T, H, W, 3]`` RGB (see :meth:`preprocess`) → numpy ``(scores [N, K]
+    def run(self, clips: Clips, return_logits: bool = False):
+        """Clips of ``T`` RGB frames (see :func:`preprocess_clips`) -> numpy ``(scores [N, K]
         softmax probabilities, frame_weights [N, n, J], snippet_attention [N, n])``, plus
         ``logits [N, K]`` with ``return_logits``."""
         out = self.run_preprocessed(self.preprocess(clips))
         result = (out['scores'], out['frame_weights'], out['snippet_attention'])
         return result + (out['logits'], ) if return_logits else result
 
-    def run(self, frames_batch: Clips):
-        """``frames_batch``: list of ``N`` clips, each a list of ``T`` HxWx3 uint8 RGB frames →
-        ``(probs [N, K], frame_weights [N, n, J], snippet_attention [N, n])`` numpy arrays."""
-        return self.forward_explain(frames_batch)
-
-    __call__ = run
+    def forward_explain(self, clips: Clips, return_logits: bool = False):
+        """Deprecated alias of :meth:`run`."""
+        warnings.warn('ONNXModel.forward_explain is deprecated; use ONNXModel.run',
+                      DeprecationWarning, stacklevel=2)
+        return self.run(clips, return_logits)

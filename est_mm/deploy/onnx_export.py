@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .onnx_backend import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAMES, ONNXModel
+from ..utils.errors import first_line
+from .onnx_backend import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAMES, ONNXModel, preprocess_clips
 
 DEFAULT_OPSET = 17
 DEFAULT_ATOL = 1e-4
@@ -38,74 +39,29 @@ class ExportError(RuntimeError):
     """A problem that stops the export with one clear message."""
 
 
-# ---------------------------------------------------------------------------- model and config
-def _test_step(pipeline, type_name) -> Optional[dict]:
-    for step in pipeline:
-        if step['type'] == type_name:
-            return dict(step)
-    return None
-
-
-def load_model(config: str, checkpoint: str, cfg_options: Optional[dict] = None):
-    """Builds the model of ``config`` and loads ``checkpoint`` with mmengine's ``load_checkpoint``
-    (torch's ``weights_only`` loading; every parameter must be present, ``strict=True``).
-    Returns ``(model in eval mode on CPU, Config, class names)``."""
+# ---------------------------------------------------------------------------- model and spec
+def load_model(config: str, checkpoint: str, cfg_options: Optional[dict] = None,
+               frame_size: Optional[Sequence[int]] = None):
+    """The model of ``config`` with ``checkpoint`` and their
+    :class:`~est_mm.inference_spec.InferenceSpec`, resolved as ``ESTInferencer`` resolves it
+    (:func:`est_mm.inference_spec.prepare_model`; ``frame_size`` (H, W) overrides the spec's).
+    Returns ``(model in eval mode on CPU, Config with the spec applied, spec)``."""
     from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
-    from mmaction.registry import MODELS
-    from mmaction.utils import register_all_modules
 
-    import est_mm  # noqa: F401  (registers the est_mm components)
-    register_all_modules()
+    from ..inference_spec import prepare_model
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    model = MODELS.build(cfg.model)
+    model, spec, cfg = prepare_model(
+        cfg, checkpoint, config=config,
+        overrides=dict(frame_size=tuple(frame_size)) if frame_size else None)
     if not hasattr(model, 'forward_explain'):
         raise ExportError(f'{config}: model {type(model).__name__} has no forward_explain '
                           f'(only ESTRecognizer models can be exported)')
-    ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    model.eval()
-    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    return model, cfg, class_names(meta or {}, cfg, model.cls_head.num_classes)
-
-
-def class_names(meta: dict, cfg, num_classes: int) -> List[str]:
-    """Class names as ESTInferencer finds them: the checkpoint's ``meta.dataset_meta.classes``,
-    else the test dataset class's METAINFO, else ``'0'..'K-1'``."""
-    from mmaction.registry import DATASETS
-    classes = (meta.get('dataset_meta') or {}).get('classes')
-    if not classes:
-        try:
-            dataset_cls = DATASETS.get(cfg.test_dataloader.dataset.type)
-        except Exception:  # noqa: BLE001 - no usable test dataset in the config
-            dataset_cls = None
-        classes = getattr(dataset_cls, 'METAINFO', {}).get('classes') if dataset_cls else None
-    if not classes or len(classes) != num_classes:
-        classes = [str(i) for i in range(num_classes)]
-    return [str(c) for c in classes]
-
-
-def sampling_settings(cfg):
-    """(the built test-mode SnippetSampling transform, its settings as a JSON-able dict)."""
-    from mmaction.registry import TRANSFORMS
-    step = _test_step(cfg.test_dataloader.dataset.pipeline, 'SnippetSampling')
-    if step is None:
-        raise ExportError("the config's test pipeline has no SnippetSampling step")
-    step['test_mode'] = True
-    sampler = TRANSFORMS.build(step)
-    return sampler, sampler.geometry.to_dict()
-
-
-def config_frame_size(cfg) -> Optional[Tuple[int, int]]:
-    """(H, W) of the test pipeline's fixed-size Resize, or None when it has none."""
-    resize = _test_step(cfg.test_dataloader.dataset.pipeline, 'Resize')
-    if not resize or resize.get('keep_ratio', True):
-        return None
-    scale = resize.get('scale')
-    if not isinstance(scale, (tuple, list)) or len(scale) != 2 or min(scale) <= 0:
-        return None
-    return int(scale[1]), int(scale[0])  # mmcv scale is (w, h)
+    if spec.layout != 'NCHW':
+        raise ExportError(f'{config}: data_preprocessor format_shape {spec.layout!r} is not '
+                          'NCHW')
+    return model, cfg, spec
 
 
 def unsupported_test_steps(cfg) -> List[str]:
@@ -113,30 +69,18 @@ def unsupported_test_steps(cfg) -> List[str]:
             if s['type'] not in _SUPPORTED_TEST_STEPS]
 
 
-def normalisation(model) -> Tuple[List[float], List[float], bool]:
-    """(mean, std, to_rgb) that the model's ActionDataPreprocessor applies (mean 0 / std 1 when
-    it does not normalise)."""
-    dp = model.data_preprocessor
-    if getattr(dp, 'format_shape', 'NCHW') != 'NCHW':
-        raise ExportError(f'data_preprocessor format_shape {dp.format_shape!r} is not NCHW')
-    if getattr(dp, '_enable_normalize', False):
-        mean = [float(v) for v in dp.mean.flatten()]
-        std = [float(v) for v in dp.std.flatten()]
-    else:
-        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
-    return mean, std, bool(getattr(dp, 'to_rgb', False))
-
-
 class ExportWrapper(nn.Module):
     """Raw clips [N, T, 3, H, W] (RGB, 0-255) → (softmax scores, frame weights, snippet attention,
-    logits): the data_preprocessor's normalisation followed by ``forward_explain``."""
+    logits): the spec's normalisation followed by ``forward_explain``."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, spec):
         super().__init__()
         self.model = model
-        mean, std, self.to_rgb = normalisation(model)
-        self.register_buffer('mean', torch.tensor(mean).view(1, 1, -1, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(std).view(1, 1, -1, 1, 1), persistent=False)
+        self.to_rgb = spec.to_rgb
+        self.register_buffer('mean', torch.tensor(spec.mean).view(1, 1, -1, 1, 1),
+                             persistent=False)
+        self.register_buffer('std', torch.tensor(spec.std).view(1, 1, -1, 1, 1),
+                             persistent=False)
 
     def forward(self, clips: torch.Tensor):
         x = clips.float()
@@ -158,12 +102,12 @@ def _mha_fastpath_disabled():
         torch.backends.mha.set_fastpath_enabled(previous)
 
 
-def trace_to_onnx(model: nn.Module, path: str, frame_size: Tuple[int, int], num_frames: int,
-                  batch: int = 2, opset: int = DEFAULT_OPSET) -> None:
-    """Writes the bare graph (no metadata) of ``ExportWrapper(model)`` to ``path``."""
-    wrapper = ExportWrapper(model).eval()
-    h, w = frame_size
-    dummy = torch.rand(batch, num_frames, 3, h, w, generator=torch.Generator().manual_seed(0)) * 255
+def trace_to_onnx(model: nn.Module, path: str, spec, batch: int = 2,
+                  opset: int = DEFAULT_OPSET) -> None:
+    """Writes the bare graph (no metadata) of ``ExportWrapper(model, spec)`` to ``path``."""
+    wrapper = ExportWrapper(model, spec).eval()
+    h, w = spec.frame_size
+    dummy = torch.rand(batch, spec.clip_len, 3, h, w, generator=torch.Generator().manual_seed(0)) * 255
     names = [INPUT_NAME, *OUTPUT_NAMES]
     with _mha_fastpath_disabled(), torch.no_grad(), warnings.catch_warnings():
         # shape checks in the model become constants: right for a fixed T and H, W
@@ -174,18 +118,12 @@ def trace_to_onnx(model: nn.Module, path: str, frame_size: Tuple[int, int], num_
                           dynamic_axes={n: {0: 'N'} for n in names}, do_constant_folding=True)
 
 
-def build_metadata(cfg, config: str, checkpoint: str, classes: Sequence[str],
-                   frame_size: Tuple[int, int], sampling: dict, mean, std, to_rgb: bool,
-                   opset: int) -> Dict[str, str]:
+def build_metadata(cfg, config: str, checkpoint: str, spec, opset: int) -> Dict[str, str]:
+    """The file's metadata: the spec (:meth:`InferenceSpec.to_onnx_metadata`) plus provenance."""
     import est_mm
     return {
         'est_mm_format': FORMAT_VERSION,
-        'classes': json.dumps(list(classes)),
-        'frame_size': json.dumps(list(frame_size)),  # [H, W]
-        'mean': json.dumps(mean),
-        'std': json.dumps(std),
-        'to_rgb': json.dumps(to_rgb),
-        'sampling': json.dumps(sampling),
+        **spec.to_onnx_metadata(),
         'input': json.dumps({'name': INPUT_NAME, 'layout': 'N,T,C,H,W', 'dtype': 'float32',
                              'channels': 'RGB', 'range': '0-255, unnormalised (the graph '
                              'computes (x - mean) / std)',
@@ -221,42 +159,37 @@ def add_metadata(path: str, metadata: Dict[str, str]) -> None:
 
 
 # ---------------------------------------------------------------------------- verification
-def _read_clip(path: str, sampler, frame_size) -> np.ndarray:
-    """One clip [T, H, W, 3] uint8 from a frame folder or video, sampled as at test time."""
-    import cv2
+def read_clip(path: str, geometry) -> List[np.ndarray]:
+    """The ``T`` test-time frames (RGB, their own size) of a frame folder or video."""
     from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
     key = 'frame_dir' if osp.isdir(path) else 'filename'
     results = VideoOrFramesInit().transform({key: path})
-    results = sampler.transform(results)
-    frames = VideoOrFramesDecode().transform(results)['imgs']
-    h, w = frame_size
-    return np.stack([f if f.shape[:2] == (h, w) else
-                     cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in frames])
+    results['frame_inds'] = geometry.test_indices(results['total_frames'])
+    return VideoOrFramesDecode().transform(results)['imgs']
 
 
-def synthetic_face_clips(num: int, sampler, frame_size, seed: int = 0) -> np.ndarray:
-    """``num`` clips [T, H, W, 3] uint8 of the toy dataset's moving cartoon faces (random
-    identity and expression, 20-80 frames, sampled as at test time)."""
+def random_clips(num: int, num_frames: int, size: Tuple[int, int], seed: int = 0,
+                 smooth: bool = False) -> np.ndarray:
+    """``num`` seeded clips ``[num, T, H, W, 3]`` uint8: uniform noise, or with ``smooth``
+    image-like frames (coarse noise upsampled bilinearly, plus fine noise)."""
     import cv2
-    from ..datasets.toy import render_video, sample_identity
     rng = np.random.default_rng(seed)
-    h, w = frame_size
-    clips = []
-    for i in range(num):
-        identity = sample_identity(rng, max(h, w))
-        frames, _ = render_video(identity, i % 7, int(rng.integers(20, 81)), rng)
-        inds = sampler.geometry.test_indices(len(frames))
-        clips.append(np.stack([cv2.resize(frames[j], (w, h), interpolation=cv2.INTER_LINEAR)
-                               if (h, w) != frames[j].shape[:2] else frames[j] for j in inds]))
-    return np.stack(clips)
+    h, w = size
+    if not smooth:
+        return rng.integers(0, 256, (num, num_frames, h, w, 3), dtype=np.uint8)
+    coarse = rng.uniform(0, 255, (num * num_frames, 6, 6, 3)).astype(np.float32)
+    frames = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in coarse])
+    frames = frames + rng.normal(0, 12, frames.shape)
+    return np.clip(frames, 0, 255).astype(np.uint8).reshape(num, num_frames, h, w, 3)
 
 
 @torch.no_grad()
-def pytorch_outputs(model: nn.Module, clips: np.ndarray) -> Dict[str, np.ndarray]:
-    """The reference: clips [N, T, H, W, 3] → the model's data_preprocessor → forward_explain,
-    exactly as ESTInferencer runs it (fused MHA fast path included)."""
-    inputs = [torch.from_numpy(np.ascontiguousarray(c)).permute(0, 3, 1, 2) for c in clips]
-    x = model.data_preprocessor(dict(inputs=inputs, data_samples=None), False)['inputs']
+def pytorch_outputs(model: nn.Module, inputs: np.ndarray) -> Dict[str, np.ndarray]:
+    """The reference: graph inputs ``[N, T, 3, H, W]`` (RGB 0-255) → the model's
+    data_preprocessor → forward_explain, as ESTInferencer runs it (fused MHA fast path
+    included)."""
+    x = model.data_preprocessor(dict(inputs=list(torch.from_numpy(inputs)), data_samples=None),
+                                False)['inputs']
     logits, frame_weights, snippet_attention = model.forward_explain(x)
     return dict(scores=logits.softmax(-1).numpy(), frame_weights=frame_weights.numpy(),
                 snippet_attention=snippet_attention.numpy(), logits=logits.numpy())
@@ -276,33 +209,31 @@ def max_abs_diffs(reference: Dict[str, np.ndarray], outputs: Dict[str, np.ndarra
     return diffs
 
 
-def verify(onnx_model: ONNXModel, model: nn.Module, clip_sets: Dict[str, np.ndarray],
+def verify(onnx_model: ONNXModel, model: nn.Module, clip_sets: Dict[str, Sequence],
            log=print) -> Dict[str, float]:
-    """Runs every clip set at batch 1 (its first clip) and at its full size through ONNX Runtime
-    and PyTorch; logs the max abs difference per output and case. Returns the worst per output."""
+    """Runs every clip set (clips of frames, any size) at batch 1 (its first clip) and at its
+    full size through ONNX Runtime and PyTorch, both fed by :func:`preprocess_clips`; logs the
+    max abs difference per output and case. Returns the worst per output."""
     worst = {name: 0.0 for name in OUTPUT_NAMES}
     for kind, clips in clip_sets.items():
         for n in sorted({1, len(clips)}):
-            batch = clips[:n]
-            reference = pytorch_outputs(model, batch)
-            diffs = max_abs_diffs(reference, onnx_model.run_preprocessed(
-                onnx_model.preprocess(batch)))
+            inputs = preprocess_clips(clips[:n], onnx_model.frame_size, onnx_model.num_frames)
+            reference = pytorch_outputs(model, inputs)
+            diffs = max_abs_diffs(reference, onnx_model.run_preprocessed(inputs))
             worst = {k: max(worst[k], v) for k, v in diffs.items()}
             log(f'  {kind:>8} clips, batch {n}: ' +
                 '  '.join(f'{k} {v:.2e}' for k, v in diffs.items()))
     return worst
 
 
-def check_metadata(onnx_model: ONNXModel, classes, sampling, frame_size=None) -> List[str]:
-    """Differences between the file's metadata and the config/checkpoint (empty when none)."""
-    problems = []
-    if onnx_model.classes != list(classes):
-        problems.append(f'classes {onnx_model.classes} != checkpoint/config {list(classes)}')
-    if onnx_model.sampling != sampling:
-        problems.append(f'sampling {onnx_model.sampling} != config {sampling}')
-    if frame_size is not None and tuple(onnx_model.frame_size) != tuple(frame_size):
-        problems.append(f'frame_size {onnx_model.frame_size} != {tuple(frame_size)}')
-    return problems
+def check_metadata(onnx_model: ONNXModel, spec, frame_size: bool = True) -> List[str]:
+    """Differences between the file's stored spec and ``spec`` (empty when none); the frame
+    size is not compared with ``frame_size=False``."""
+    stored, expected = onnx_model.spec, spec.to_dict()
+    keys = ('classes', 'sampling', 'mean', 'std', 'to_rgb') + (('frame_size', ) if frame_size
+                                                               else ())
+    return [f'{k} {stored.get(k)} in the file vs {expected[k]} from config + checkpoint'
+            for k in keys if stored.get(k) != expected[k]]
 
 
 # ---------------------------------------------------------------------------- the whole job
@@ -341,62 +272,58 @@ def export_and_verify(config: str, checkpoint: str, out: Optional[str] = None,
         return 1
 
     try:
-        model, cfg, classes = load_model(config, checkpoint, cfg_options)
-        sampler, sampling = sampling_settings(cfg)
-    except Exception as err:  # noqa: BLE001 - one clear line for a bad config or checkpoint
-        log(f'{checkpoint}: cannot load with {config}: {str(err).splitlines()[0]}')
-        return 1
-    if sampler.clip_len != model.neck.num_frames:
-        log(f'test sampling gives {sampler.clip_len} frames, the model expects '
-            f'{model.neck.num_frames}')
+        model, cfg, spec = load_model(config, checkpoint, cfg_options,
+                                      None if verify_only else frame_size)
+    except Exception as err:  # noqa: BLE001 - the errors name the config or checkpoint
+        log(first_line(err))
         return 1
     ignored = unsupported_test_steps(cfg)
     if ignored:
         log(f'warning: the ONNX model reproduces sampling, resize and normalisation only; the '
             f'test pipeline\'s {ignored} are not part of it')
+    if spec.notes:
+        log(f'{checkpoint}: using the checkpoint\'s ' + '; '.join(spec.notes))
 
     tmp = None
     try:
         if verify_only:
             target = out
             onnx_model = ONNXModel(out, providers=['CPUExecutionProvider'])
-            size = onnx_model.frame_size
-            problems = check_metadata(onnx_model, classes, sampling)
+            problems = check_metadata(onnx_model, spec, frame_size=False)
             for problem in problems:
                 log(f'metadata mismatch: {problem}')
         else:
-            size = tuple(frame_size) if frame_size else config_frame_size(cfg)
-            if size is None:
+            if spec.frame_size is None:
                 log('the test pipeline has no fixed-size Resize: pass --frame-size H W')
                 return 1
-            mean, std, to_rgb = normalisation(model)
             folder = osp.dirname(osp.abspath(out))
             os.makedirs(folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(out)}.', suffix='.tmp',
                                        dir=folder)
             os.close(fd)
-            log(f'exporting {config} + {checkpoint}: clips [N, {sampler.clip_len}, 3, {size[0]}, '
-                f'{size[1]}] → {", ".join(OUTPUT_NAMES)} (opset {opset})')
-            trace_to_onnx(model, tmp, size, sampler.clip_len, batch=batch, opset=opset)
-            add_metadata(tmp, build_metadata(cfg, config, checkpoint, classes, size, sampling,
-                                             mean, std, to_rgb, opset))
+            h, w = spec.frame_size
+            log(f'exporting {config} + {checkpoint}: clips [N, {spec.clip_len}, 3, {h}, {w}] → '
+                f'{", ".join(OUTPUT_NAMES)} (opset {opset})')
+            trace_to_onnx(model, tmp, spec, batch=batch, opset=opset)
+            add_metadata(tmp, build_metadata(cfg, config, checkpoint, spec, opset))
             target = tmp
             onnx_model = ONNXModel(tmp, providers=['CPUExecutionProvider'])
-            problems = check_metadata(onnx_model, classes, sampling, size)
+            problems = check_metadata(onnx_model, spec)
 
         passed = not problems
         if verify_clips > 0:
-            clip_sets = {'random': np.random.default_rng(seed).uniform(
-                0, 255, (verify_clips, sampler.clip_len, size[0], size[1], 3)).astype(np.float32)}
+            size, frames = onnx_model.frame_size, onnx_model.num_frames
+            other = (size[0] * 3 // 2 + 1, size[1] * 3 // 2 + 1)  # exercises the resize
+            clip_sets = {
+                'random': random_clips(verify_clips, frames, size, seed),
+                'resized': random_clips(verify_clips, frames, other, seed + 1, smooth=True)}
             if verify_frames:
                 try:
-                    clip_sets['real'] = np.stack([_read_clip(p, sampler, size)
-                                                  for p in verify_frames])
+                    clip_sets['real'] = [read_clip(p, onnx_model.geometry)
+                                         for p in verify_frames]
                 except Exception as err:  # noqa: BLE001 - an unreadable video or folder
-                    log(f'--verify-frames: {str(err).splitlines()[0]}')
+                    log(f'--verify-frames: {first_line(err)}')
                     return 1
-            else:
-                clip_sets['face'] = synthetic_face_clips(verify_clips, sampler, size, seed)
             log(f'verifying {target if verify_only else out} against PyTorch '
                 f'(ONNX Runtime {_ort_version()}, CPU; tolerance {atol:g}):')
             worst = verify(onnx_model, model, clip_sets, log)
@@ -415,14 +342,21 @@ def export_and_verify(config: str, checkpoint: str, out: Optional[str] = None,
         if osp.exists(out) and not overwrite:  # appeared while exporting
             log(f'{out} exists; pass --overwrite to replace it')
             return 1
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 → the usual permissions
         os.replace(tmp, out)
         tmp = None
-        log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB): {len(classes)} classes '
-            f'{classes}, frame size {size[0]}x{size[1]}, dynamic batch')
+        log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB): {spec.num_classes} classes '
+            f'{list(spec.classes)}, frame size {h}x{w}, dynamic batch')
         return 0
     finally:
         if tmp is not None and osp.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _ort_version() -> str:
