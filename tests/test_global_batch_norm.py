@@ -142,7 +142,8 @@ def test_ssop_state_dict_keys_are_unchanged():
         expected[f'ssop.classifier.{i}.num_batches_tracked'] = ()
     assert keys == expected
     assert isinstance(head.ssop.classifier[1], GlobalBatchNorm1d)
-    assert type(ESTHead(num_classes=7, ssop_sync_bn=False).ssop.classifier[4]) is nn.BatchNorm1d
+    plain_bn = ESTHead(num_classes=7, ssop=dict(sync_bn=False))
+    assert type(plain_bn.ssop.classifier[4]) is nn.BatchNorm1d
 
 
 def test_one_clip_on_one_process_raises_the_one_line_message():
@@ -153,7 +154,7 @@ def test_one_clip_on_one_process_raises_the_one_line_message():
     assert str(err.value) == (
         "a training step with 1 clip(s) on 1 process: SSOP's BatchNorm needs at least 2 clips per "
         'step; use train_dataloader.batch_size >= 2 with drop_last=True, or run >= 2 processes '
-        '(tools/dist_train.sh), or set model.cls_head.ssop_loss_weight=0')
+        '(tools/dist_train.sh), or set model.cls_head.ssop=None')
     assert ssop(torch.randn(2, 7, 8), torch.randn(2, 8))[0].shape == (2, 10)
     assert ssop.eval()(torch.randn(1, 7, 8), torch.randn(1, 8))[0].shape == (1, 10)
 
@@ -168,19 +169,20 @@ def test_config_check_reads_batch_processes_and_ssop(monkeypatch):
         check_train_batch(cfg, 'pytorch')  # dist_train.sh CONFIG 1
     monkeypatch.setenv('WORLD_SIZE', '2')
     check_train_batch(cfg, 'pytorch')  # two processes share the statistics
-    cfg.model.cls_head.ssop_sync_bn = False
-    with pytest.raises(SSOPBatchError, match='ssop_sync_bn=True'):
+    cfg.model.cls_head.ssop.sync_bn = False
+    with pytest.raises(SSOPBatchError, match=r'ssop\.sync_bn=True'):
         check_train_batch(cfg, 'pytorch')
-    cfg.model.cls_head.ssop_loss_weight = 0
+    ssop = cfg.model.cls_head.ssop
+    cfg.model.cls_head.ssop = None
     check_train_batch(cfg, 'none')  # no SSOP branch, no BatchNorm
-    cfg.model.cls_head.ssop_loss_weight = 1 / 7
+    cfg.model.cls_head.ssop = ssop
     cfg.train_dataloader.batch_size = 2
     check_train_batch(cfg, 'none')
 
 
 # --- from the command line ----------------------------------------------------------------------
 
-SMALL_MODEL = ['model.cls_head.ffn_channels=256', 'model.cls_head.ssop_channels=[256,128]']
+SMALL_MODEL = ['model.cls_head.ffn_channels=256', 'model.cls_head.ssop.hidden=[256,128]']
 
 
 def options(root, batch, *extra):
@@ -214,7 +216,7 @@ def test_train_batch_one_on_one_process_stops_before_training(toy_root, tmp_path
     assert one_line_failure(proc) == (
         "train_dataloader.batch_size=1 on 1 process: SSOP's BatchNorm needs at least 2 clips per "
         'step; use batch_size >= 2, or run >= 2 processes (tools/dist_train.sh), or set '
-        'model.cls_head.ssop_loss_weight=0')
+        'model.cls_head.ssop=None')
     assert not work.exists()  # nothing was built
 
 

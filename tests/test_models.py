@@ -89,9 +89,10 @@ def test_permutations_are_fixed_distinct_and_exclude_identity():
         max_hamming_permutations(3, 6)  # only 5 non-identity permutations of 3 exist
 
 
-def small_head(**kw):
+def small_head(ssop=(), **kw):
+    """A small ESTHead; ``ssop``: keys of its ``ssop`` entry, or None for no branch."""
     args = dict(num_classes=4, in_channels=32, num_heads=2, ffn_channels=64, mlp_channels=(16, 8),
-                ssop_channels=(64, 16))
+                ssop=None if ssop is None else dict(dict(hidden=(64, 16)), **dict(ssop)))
     args.update(kw)
     return ESTHead(**args)
 
@@ -112,11 +113,11 @@ def test_ssop_labels_match_the_applied_permutation():
 
 
 def test_permutations_are_stored_in_the_checkpoint():
-    head = small_head(permutation_seed=3)
+    head = small_head(ssop=dict(seed=3))
     state = head.state_dict()
     assert torch.equal(state['ssop.permutations'],
                        torch.as_tensor(max_hamming_permutations(7, 10, seed=3)))
-    other = small_head(permutation_seed=4)
+    other = small_head(ssop=dict(seed=4))
     other.load_state_dict(state)
     assert torch.equal(other.ssop.permutations, head.ssop.permutations)
 
@@ -129,21 +130,28 @@ def ssop_loss_and_grad(head, feats, seed, detach_in_reference=None):
         loss = head.loss(feats, samples([0, 1, 2, 3]))['loss_ssop']
     else:
         T, _ = head.encode(feats)
-        logits, target = head.ssop(feats.detach() if detach_in_reference else feats, T)
-        loss = head.ssop_loss_weight * F.cross_entropy(logits, target)
+        logits, target = head.ssop.shuffle(feats.detach() if detach_in_reference else feats, T)
+        logits = head.ssop.classifier(logits.flatten(1))
+        loss = head.loss_ssop.loss_weight * F.cross_entropy(logits, target)
     loss.backward()
     return loss.detach(), feats.grad
 
 
-def test_ssop_loss_is_weighted_and_absent_at_weight_zero():
+def test_ssop_loss_is_weighted_by_loss_ssop_and_the_branch_absent_at_ssop_none():
     torch.manual_seed(0)
     feats, data = torch.randn(4, 7, 32), samples([0, 1, 2, 3])
-    head = small_head(ssop_loss_weight=0.5).eval()  # eval: no dropout, BN running stats
+    loss_ssop = dict(type='CrossEntropyLoss', loss_weight=0.5)
+    head = small_head(loss_ssop=loss_ssop).eval()  # eval: no dropout, BN running stats
     loss, _ = ssop_loss_and_grad(head, feats, seed=7)
     ref, _ = ssop_loss_and_grad(head, feats, seed=7, detach_in_reference=True)
     assert loss > 0 and torch.allclose(loss, ref)
 
-    plain = small_head(ssop_loss_weight=0)
+    # the weight only weighs: at 0 the branch and its parameters stay
+    zero = small_head(loss_ssop=dict(loss_ssop, loss_weight=0.0))
+    assert list(zero.state_dict()) == list(head.state_dict())
+    assert zero.loss(feats, data)['loss_ssop'] == 0
+
+    plain = small_head(ssop=None)
     assert plain.ssop is None
     assert not any('ssop' in k for k in plain.state_dict())
     assert 'loss_ssop' not in plain.loss(feats, data)
@@ -152,8 +160,9 @@ def test_ssop_loss_is_weighted_and_absent_at_weight_zero():
 def test_ssop_detach_stops_gradient_through_snippet_features():
     torch.manual_seed(0)
     feats = torch.randn(4, 7, 32)
-    detached = small_head(ssop_loss_weight=1.0, ssop_detach=True).eval()
-    attached = small_head(ssop_loss_weight=1.0, ssop_detach=False).eval()
+    loss_ssop = dict(type='CrossEntropyLoss', loss_weight=1.0)
+    detached = small_head(ssop=dict(detach=True), loss_ssop=loss_ssop).eval()
+    attached = small_head(ssop=dict(detach=False), loss_ssop=loss_ssop).eval()
     attached.load_state_dict(detached.state_dict())
     _, g_det = ssop_loss_and_grad(detached, feats, seed=3)
     _, g_att = ssop_loss_and_grad(attached, feats, seed=3)

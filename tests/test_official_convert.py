@@ -8,7 +8,6 @@ import math
 import os
 import os.path as osp
 import re
-import runpy
 import subprocess
 import sys
 import warnings
@@ -24,8 +23,9 @@ from mmengine.config import Config
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
 from conftest import data_options
 from est_mm.models.common import sine_positional_encoding
-from est_mm.utils.official_est import (OfficialCheckpointError, convert_official,
-                                       convert_official_checkpoint, official_key)
+from est_mm.utils.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
+                                       convert_official, convert_official_checkpoint,
+                                       convert_official_file, official_key)
 from mmaction.registry import DATASETS, MODELS
 from mmaction.utils import register_all_modules
 
@@ -155,7 +155,7 @@ def one_line_error(rc, err):
 
 # ---------------------------------------------------------------------------------------------
 # the converter as a subprocess (the conversion and the three key errors: run together, to save
-# wall time) and in this process (runpy, the same __main__; the cheap refusals)
+# wall time) and in this process (the package function the tool calls; the cheap refusals)
 
 KEY_ERRORS = {  # case: (official_state arguments, the key the one line must name)
     'missing': (dict(drop=['layer3.1.bn2.running_var']), 'layer3.1.bn2.running_var'),
@@ -183,17 +183,16 @@ def cli(tmp_path_factory):
     return {k: (*results[k], cases[k], dsts[k]) for k in cases}
 
 
-def cli_in_process(*argv):
-    """tools/convert/official_est.py run as __main__ in this process → its exit code (a str is
-    the message Python prints to stderr, exit status 1)."""
-    saved = sys.argv, sys.path[:]
-    sys.argv = ['tools/convert/official_est.py', *map(str, argv)]
+def cli_in_process(src, dst, *options):
+    """What tools/convert/official_est.py calls (convert_official_file), in this process, for the
+    tool's arguments (``'--config', CONFIG``, ``'--overwrite'``) → 0, or the one-line message it
+    refuses with (the tool exits with it)."""
+    config = options[options.index('--config') + 1] if '--config' in options else DFEW_CONFIG
     try:
-        runpy.run_path(osp.join(ROOT, 'tools/convert/official_est.py'), run_name='__main__')
-    except SystemExit as exc:
-        return exc.code
-    finally:
-        sys.argv, sys.path[:] = saved
+        print(convert_official_file(str(src), str(dst), config,
+                                    overwrite='--overwrite' in options))
+    except CONVERT_ERRORS as err:
+        return str(err)
     return 0
 
 
@@ -247,7 +246,7 @@ def test_cli_output_loads_strictly_and_every_tensor_is_its_source(converted):
             expected = expected[order]
         assert state[ours].dtype == expected.dtype, ours
         assert torch.equal(state[ours], expected), (ours, theirs)
-    permutations = Config.fromfile(osp.join(ROOT, DFEW_CONFIG)).model.cls_head.permutations
+    permutations = Config.fromfile(osp.join(ROOT, DFEW_CONFIG)).model.cls_head.ssop.permutations
     assert state['cls_head.ssop.permutations'].tolist() == permutations  # the official set
 
 
@@ -455,6 +454,15 @@ def test_unknown_keys_are_refused(target, extra):
     state = dict(strip(official_state()), **{extra: torch.ones(4)})
     with pytest.raises(OfficialCheckpointError, match=re.escape(repr(extra))):
         convert_official(state, target, DFEW_CLASSES, sine_positional_encoding(7, 512))
+
+
+def test_config_without_ssop_branch_is_one_line_naming_it():
+    target = build('configs/ablation/est-aasfe_r18_dfew.py').state_dict()
+    with pytest.raises(OfficialCheckpointError, match=r"'per_branch.classifier.0.weight' belongs "
+                       r'to the SSOP branch, which this config leaves out '
+                       r'\(model.cls_head.ssop=None\)'):
+        convert_official(strip(official_state()), target, DFEW_CLASSES,
+                         sine_positional_encoding(7, 512))
 
 
 # ---------------------------------------------------------------------------------------------

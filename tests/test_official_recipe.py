@@ -61,8 +61,9 @@ def test_transformer_matrices_are_kaiming_uniform():
 @pytest.mark.parametrize('config', PAPER_CONFIGS + ['configs/est_r18_toy.py'])
 def test_configs_use_the_official_permutations_and_loss_weight(config):
     cfg = Config.fromfile(config).model.cls_head
-    assert cfg.permutations == OFFICIAL_PERMUTATIONS
-    assert cfg.ssop_loss_weight == 0.1428 and cfg.encoder_norm is True
+    assert cfg.ssop.permutations == OFFICIAL_PERMUTATIONS
+    assert cfg.loss_ssop == dict(type='CrossEntropyLoss', loss_weight=0.1428)
+    assert cfg.encoder_norm is True
     built = ESTHead(**{k: v for k, v in cfg.items() if k != 'type'})
     assert built.ssop.permutations.tolist() == OFFICIAL_PERMUTATIONS
 

@@ -25,10 +25,11 @@
 #   test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 #   model = dict(neck=dict(num_snippets=snippet['num_snippets'],
 #                          frames_per_snippet=snippet['frames_per_snippet']),
-#                cls_head=dict(num_snippets=snippet['num_snippets'], permutations=None,
-#                              ssop_loss_weight=1 / snippet['num_snippets']))
+#                cls_head=dict(num_snippets=snippet['num_snippets'],
+#                              ssop=dict(permutations=None),
+#                              loss_ssop=dict(loss_weight=1 / snippet['num_snippets'])))
 # (configs/*_val.py: val_dataloader's pipeline too). `--cfg-options` must name every copy, e.g.
-#   model.neck.num_snippets=5 model.cls_head.num_snippets=5 model.cls_head.permutations=None
+#   model.neck.num_snippets=5 model.cls_head.num_snippets=5 model.cls_head.ssop.permutations=None
 #   train_dataloader.dataset.pipeline.1.num_snippets=5
 #   test_dataloader.dataset.pipeline.1.num_snippets=5
 snippet = dict(

@@ -5,4 +5,4 @@ _base_ = ['../est_r18_dfew.py']
 
 model = dict(
     neck=dict(mode='mean'),
-    cls_head=dict(ssop_loss_weight=0))
+    cls_head=dict(ssop=None))

@@ -1,7 +1,7 @@
 # Paper Table 9 is measured on BU-3DFE: est_r18_bu3dfe.py with the middle `missing_frames` of the
 # 35 sampled frames zeroed at test time. Other counts:
 #   --cfg-options test_dataloader.dataset.pipeline.3.num_frames=20
-# Without SSOP: --cfg-options model.cls_head.ssop_loss_weight=0 (checkpoint trained so).
+# A checkpoint trained without SSOP: --cfg-options model.cls_head.ssop=None
 _base_ = ['../est_r18_bu3dfe.py']
 
 missing_frames = 10

@@ -3,7 +3,7 @@
 # AFEW's Neutral videos have no counterpart and are dropped (counted in a warning). Test with
 #   python tools/test.py configs/analysis/est_r18_bu3dfe_to_afew.py CHECKPOINT \
 #       --cfg-options test_dataloader.dataset.data_root=/path/AFEW
-# The baseline Transformer row: --cfg-options model.neck.mode=mean model.cls_head.ssop_loss_weight=0
+# The baseline Transformer row: --cfg-options model.neck.mode=mean model.cls_head.ssop=None
 _base_ = ['../est_r18_bu3dfe.py']
 
 bu3dfe_classes = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise')

@@ -3,7 +3,7 @@
 # The paper does not say how many frames it zeroes; other counts without a new file:
 #   --cfg-options test_dataloader.dataset.pipeline.3.num_frames=20
 # A checkpoint trained without SSOP (configs/ablation/est-aasfe_r18_dfew.py) is tested with
-#   --cfg-options model.cls_head.ssop_loss_weight=0
+#   --cfg-options model.cls_head.ssop=None
 _base_ = ['../est_r18_dfew.py']
 
 missing_frames = 10

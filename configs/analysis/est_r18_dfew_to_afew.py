@@ -6,7 +6,7 @@
 #       --cfg-options test_dataloader.dataset.data_root=/path/AFEW
 # The baseline Transformer row: a checkpoint of
 # configs/ablation/transformer-baseline_r18_dfew.py, tested with
-#   --cfg-options model.neck.mode=mean model.cls_head.ssop_loss_weight=0
+#   --cfg-options model.neck.mode=mean model.cls_head.ssop=None
 _base_ = ['../est_r18_dfew.py']
 
 dfew_classes = ('Happy', 'Sad', 'Neutral', 'Angry', 'Surprise', 'Disgust', 'Fear')

@@ -7,6 +7,7 @@ ours. The classifier's rows are re-ordered from the official alphabetical class 
 target class order, so a prediction's name stays right. Anything unexpected raises
 :class:`OfficialCheckpointError`, one line naming the file and the key.
 """
+import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, List, Sequence, Tuple
@@ -14,6 +15,8 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 from ..datasets.emotion_names import emotion_key
+from .files import OutputExistsError, refuse_existing
+from .safe_checkpoint import CheckpointError, atomic_torch_save
 
 # official utils.py cate2label: the classifier rows of a model trained on each dataset (the
 # classifier always has 7 outputs; 6-class models leave the last row unused)
@@ -64,6 +67,10 @@ _FIELDS = {'l': r'layer[1-4]\.\d+', 'n': r'\d+', 'n2': r'\d+', 'h': '[0-4]',
 
 class OfficialCheckpointError(ValueError):
     """The file is not the authors' EST checkpoint as est_mm knows it; one line naming it."""
+
+
+# the exceptions :func:`convert_official_file` refuses with (one line each)
+CONVERT_ERRORS = (OutputExistsError, CheckpointError, OfficialCheckpointError, FileNotFoundError)
 
 
 def _regex(template: str) -> 're.Pattern':
@@ -157,6 +164,10 @@ def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Ten
                     f'table est_mm uses ({tuple(pos_table.shape)})')
             continue
         name = est_mm_key(key)
+        if name is not None and name.startswith('cls_head.ssop.') and name not in target:
+            raise OfficialCheckpointError(
+                f'{source}: key {key!r} belongs to the SSOP branch, which this config leaves out '
+                '(model.cls_head.ssop=None); convert with a config that has it')
         if name is None or name not in target or name in NOT_IN_OFFICIAL:
             raise OfficialCheckpointError(f'{source}: unexpected key {key!r} (no est_mm '
                                           'counterpart in this config)')
@@ -220,3 +231,21 @@ def convert_official_checkpoint(path: str, cfg, trained_on: str = 'DFEW') -> dic
                                     trained_on=trained_on,
                                     official_classes=list(OFFICIAL_CLASS_ORDERS[trained_on])))
     return dict(meta=meta, state_dict=converted)
+
+
+def convert_official_file(src: str, dst: str, config: str, trained_on: str = 'DFEW',
+                          overwrite: bool = False) -> str:
+    """tools/convert/official_est.py: converts the official file ``src`` for the est_mm config file
+    ``config``, writes ``dst`` atomically (refused if it exists, unless ``overwrite``) and returns
+    the one-line summary. Every refusal raises one of :data:`CONVERT_ERRORS` with a one-line
+    message naming the file; nothing is written then."""
+    from mmengine.config import Config
+    refuse_existing([dst], overwrite)
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'{config}: no such config file')
+    checkpoint = convert_official_checkpoint(src, Config.fromfile(config), trained_on)
+    atomic_torch_save(checkpoint, dst)
+    meta = checkpoint['meta']
+    return (f"{dst}: {len(checkpoint['state_dict'])} tensors for {config}; classes "
+            f"{', '.join(meta['dataset_meta']['classes'])}; official epoch "
+            f"{meta['converted_from']['epoch']}, prec1 {meta['converted_from']['prec1']}")

@@ -135,7 +135,7 @@ def main():
     T, _ = head.encode(R)
     m_cls = head.classifier(T)
     m_per, _ = head.ssop(R.detach(), T, index)
-    m_loss = F.cross_entropy(m_cls, labels) + head.ssop_loss_weight * F.cross_entropy(m_per, index)
+    m_loss = F.cross_entropy(m_cls, labels) + head.loss_ssop(m_per, index)
     m_loss.backward()
     report('train class logits', o_cls[:, order], m_cls, args.train_tol)
     report('train SSOP logits', o_per, m_per, args.train_tol)

@@ -32,24 +32,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmengine.config import Config
-
-    from est_mm.utils import CheckpointError, OutputExistsError, atomic_torch_save, refuse_existing
-    from est_mm.utils.official_est import OfficialCheckpointError, convert_official_checkpoint
+    from est_mm.utils.official_est import CONVERT_ERRORS, convert_official_file
     try:
-        refuse_existing([args.dst], args.overwrite)
-        if not osp.isfile(args.config):
-            raise SystemExit(f'{args.config}: no such config file')
-        cfg = Config.fromfile(args.config)
-        checkpoint = convert_official_checkpoint(args.src, cfg, args.trained_on)
-    except (OutputExistsError, CheckpointError, OfficialCheckpointError) as err:
+        print(convert_official_file(args.src, args.dst, args.config, args.trained_on,
+                                    args.overwrite))
+    except CONVERT_ERRORS as err:
         raise SystemExit(str(err))
-    atomic_torch_save(checkpoint, args.dst)
-    state = checkpoint['state_dict']
-    meta = checkpoint['meta']
-    print(f"{args.dst}: {len(state)} tensors for {args.config}; classes "
-          f"{', '.join(meta['dataset_meta']['classes'])}; official epoch "
-          f"{meta['converted_from']['epoch']}, prec1 {meta['converted_from']['prec1']}")
 
 
 if __name__ == '__main__':

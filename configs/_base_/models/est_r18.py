@@ -29,14 +29,19 @@ model = dict(
         mlp_channels=(128, 64),  # §3.1: 3-layer perception classifier
         mlp_dropout=0.4,  # official: one Dropout(0.4) before the last Linear
         encoder_norm=True,  # official (DETR): a final LayerNorm after the encoder
-        ssop_loss_weight=0.1428,  # §3.4 Eq. 7: L = L_cls + (1/n) L_S, n = 7 (official: 0.1428)
-        num_permutations=10,  # §3.3: 10 sampled permutation orders
-        # the official set: datasets/permutation_10.npy of github.com/DreamMr/EST (row i = label i)
-        permutations=[[0, 4, 3, 2, 6, 1, 5], [5, 3, 1, 6, 4, 0, 2], [0, 4, 3, 5, 2, 6, 1],
-                      [5, 4, 3, 2, 1, 0, 6], [5, 1, 2, 4, 0, 6, 3], [0, 5, 2, 6, 4, 1, 3],
-                      [3, 1, 5, 0, 6, 2, 4], [2, 3, 0, 4, 1, 6, 5], [5, 0, 4, 1, 3, 2, 6],
-                      [0, 3, 2, 6, 4, 5, 1]],
-        ssop_detach=True,
+        ssop=dict(  # §3.3 shuffled snippet order prediction; None: no SSOP branch
+            type='SSOPBranch',
+            hidden=(2048, 512),  # official per_branch: 3584 → 2048 → 512 → 10, BN + ReLU
+            num_permutations=10,  # §3.3: 10 sampled permutation orders
+            # official: datasets/permutation_10.npy of github.com/DreamMr/EST (row i = label i)
+            permutations=[[0, 4, 3, 2, 6, 1, 5], [5, 3, 1, 6, 4, 0, 2], [0, 4, 3, 5, 2, 6, 1],
+                          [5, 4, 3, 2, 1, 0, 6], [5, 1, 2, 4, 0, 6, 3], [0, 5, 2, 6, 4, 1, 3],
+                          [3, 1, 5, 0, 6, 2, 4], [2, 3, 0, 4, 1, 6, 5], [5, 0, 4, 1, 3, 2, 6],
+                          [0, 3, 2, 6, 4, 5, 1]],
+            detach=True,  # official: SSOP sees the snippet features without their gradient
+            sync_bn=True),  # BatchNorm statistics over all processes (one clip per GPU trains)
+        # §3.4 Eq. 7: L = L_cls + (1/n) L_S, n = 7 (official: 0.1428)
+        loss_ssop=dict(type='CrossEntropyLoss', loss_weight=0.1428),
         average_clips='prob'),
     data_preprocessor=dict(
         type='ActionDataPreprocessor',

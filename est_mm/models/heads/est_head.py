@@ -3,12 +3,11 @@ from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from ..common import SnippetTransformer, sine_positional_encoding
-from .ssop import SSOPBranch
+from .ssop import DEFAULT_LOSS_SSOP, DEFAULT_SSOP, ssop_settings
 
 
 @MODELS.register_module()
@@ -17,10 +16,13 @@ class ESTHead(BaseHead):
 
     R + sinusoidal position code of each snippet → Transformer (encoder/decoder, one learned
     emotion query) → T [B, d] → MLP (d → 128 → ReLU → 64 → ReLU → one Dropout → K, as the
-    official code). In training, the SSOP branch adds
-    ``ssop_loss_weight`` × CE(permutation) (Eq. 7, weight 1/n); ``ssop_loss_weight=0`` builds no
-    SSOP parameters at all. ``ssop_detach`` feeds SSOP a detached R (official behaviour).
-    ``ssop_sync_bn`` (default) computes SSOP's BatchNorm statistics over all processes.
+    official code). ``ssop``: the SSOP branch's config (:class:`SSOPBranch` unless it names
+    another ``type``; the head adds ``num_snippets`` and ``dims``), or None for no branch and no
+    SSOP parameters. In training it adds ``loss_ssop`` (a registered loss; Eq. 7:
+    CrossEntropyLoss with loss_weight 1/n) of its permutation logits. The arguments of earlier
+    versions (``ssop_loss_weight``, ``ssop_channels``, ...) still work, with a FutureWarning
+    (:func:`~est_mm.models.heads.ssop.ssop_settings`). The SSOP state-dict keys are unchanged
+    (``ssop.permutations``, ``ssop.classifier.*``).
     """
 
     def __init__(self,
@@ -35,18 +37,14 @@ class ESTHead(BaseHead):
                  mlp_channels: Sequence[int] = (128, 64),
                  mlp_dropout: float = 0.4,
                  encoder_norm: bool = True,
-                 ssop_loss_weight: float = 1 / 7,
-                 ssop_channels: Sequence[int] = (2048, 512),
-                 num_permutations: int = 10,
-                 permutation_seed: int = 0,
-                 permutations: Optional[Sequence[Sequence[int]]] = None,
-                 ssop_detach: bool = True,
-                 ssop_sync_bn: bool = True,
+                 ssop: Optional[Dict] = DEFAULT_SSOP,
+                 loss_ssop: Dict = DEFAULT_LOSS_SSOP,
                  loss_cls: Dict = dict(type='CrossEntropyLoss'),
                  average_clips: Optional[str] = 'prob',
                  topk=(1, ),
                  init_cfg=None,
                  **kwargs):
+        ssop, loss_ssop = ssop_settings(ssop, loss_ssop, kwargs)
         super().__init__(num_classes, in_channels, loss_cls=loss_cls, topk=topk,
                          average_clips=average_clips, init_cfg=init_cfg, **kwargs)
         self.num_snippets = num_snippets
@@ -63,11 +61,9 @@ class ESTHead(BaseHead):
             width = c
         layers += [nn.Dropout(mlp_dropout), nn.Linear(width, num_classes)]
         self.classifier = nn.Sequential(*layers)
-        self.ssop_loss_weight = ssop_loss_weight
-        self.ssop_detach = ssop_detach
-        self.ssop = SSOPBranch(num_snippets, in_channels, ssop_channels, num_permutations,
-                               permutation_seed, permutations, ssop_sync_bn
-                               ) if ssop_loss_weight > 0 else None
+        self.ssop = None if ssop is None else MODELS.build(
+            dict(ssop, num_snippets=num_snippets, dims=in_channels))
+        self.loss_ssop = MODELS.build(loss_ssop)
 
     def encode(self, x: torch.Tensor):
         """R [B, n, d] → (emotion feature T [B, d], snippet attention [B, n])."""
@@ -84,8 +80,7 @@ class ESTHead(BaseHead):
         T, _ = self.encode(feats)
         losses = self.loss_by_feat(self.classifier(T), data_samples)
         if self.ssop is not None:
-            R = feats.detach() if self.ssop_detach else feats
-            logits, target = self.ssop(R, T)
-            losses['loss_ssop'] = self.ssop_loss_weight * F.cross_entropy(logits, target)
+            logits, target = self.ssop(feats, T)
+            losses['loss_ssop'] = self.loss_ssop(logits, target)
             losses['ssop_acc'] = (logits.argmax(1) == target).float().mean().detach()
         return losses

@@ -1,6 +1,8 @@
 """Shuffled snippet order prediction (SSOP, paper §3.3, Algorithm 1)."""
+import inspect
 import itertools
-from typing import Optional, Sequence
+import warnings
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -8,6 +10,7 @@ import torch.nn as nn
 
 from mmengine.dist import get_world_size
 
+from mmaction.registry import MODELS
 from .global_batch_norm import GlobalBatchNorm1d
 
 
@@ -21,9 +24,70 @@ def ssop_batch_error(what: str, fix_batch: str = 'use batch_size >= 2',
     """The one-line error for too few clips per step; ``what`` names the cause, e.g.
     'train_dataloader.batch_size=1 on 1 process'."""
     more = ('run >= 2 processes (tools/dist_train.sh)' if sync_bn else
-            'set model.cls_head.ssop_sync_bn=True')
+            'set model.cls_head.ssop.sync_bn=True')
     return SSOPBatchError(f"{what}: SSOP's BatchNorm needs at least 2 clips per step; {fix_batch}, "
-                          f'or {more}, or set model.cls_head.ssop_loss_weight=0')
+                          f'or {more}, or set model.cls_head.ssop=None')
+
+
+# ESTHead's defaults: the branch with SSOPBranch's defaults; Eq. 7 weight 1/n for n = 7
+DEFAULT_SSOP = dict(type='SSOPBranch')
+DEFAULT_LOSS_SSOP = dict(type='CrossEntropyLoss', loss_weight=1 / 7)
+
+# ESTHead's arguments before SSOP became its own entry (``ssop=dict(...)``, ``loss_ssop=dict(...)``)
+# → the key of ``ssop`` each one now is.
+DEPRECATED_SSOP_ARGS = dict(ssop_channels='hidden', num_permutations='num_permutations',
+                            permutation_seed='seed', permutations='permutations',
+                            ssop_detach='detach', ssop_sync_bn='sync_bn')
+
+
+def ssop_settings(ssop: Optional[Dict], loss_ssop: Dict, old: Dict,
+                  warn: bool = True) -> Tuple[Optional[Dict], Dict]:
+    """``(ssop, loss_ssop)`` of an ESTHead after mapping the arguments of earlier versions in
+    ``old`` (popped from it) onto them, each with a FutureWarning that says what to write:
+    ``ssop_loss_weight=0`` → ``ssop=None`` (no branch); ``ssop_loss_weight=w`` →
+    ``loss_ssop.loss_weight=w``; ``ssop_channels`` etc. → keys of ``ssop``
+    (:data:`DEPRECATED_SSOP_ARGS`). ``ssop=None`` means no SSOP branch."""
+    ssop = None if ssop is None else {**DEFAULT_SSOP, **ssop}
+    loss_ssop = {'type': DEFAULT_LOSS_SSOP['type'], **loss_ssop}
+
+    def deprecated(old_arg, new):
+        if warn:
+            warnings.warn(f'ESTHead: {old_arg} is deprecated; write {new} in model.cls_head',
+                          FutureWarning, stacklevel=4)
+
+    if 'ssop_loss_weight' in old:
+        weight = old.pop('ssop_loss_weight')
+        if weight is not None and weight <= 0:
+            deprecated(f'ssop_loss_weight={weight}', 'ssop=None (no SSOP branch)')
+            ssop = None
+        elif weight is not None:
+            deprecated(f'ssop_loss_weight={weight}', f'loss_ssop=dict(loss_weight={weight})')
+            loss_ssop['loss_weight'] = weight
+    for old_arg, key in DEPRECATED_SSOP_ARGS.items():
+        if old_arg in old:
+            value = old.pop(old_arg)
+            deprecated(f'{old_arg}={value!r}', f'ssop=dict({key}={value!r})')
+            if ssop is not None:
+                ssop[key] = value
+    return ssop, loss_ssop
+
+
+def check_ssop_batch(head: Dict, batch: Optional[int], world: Optional[int]) -> None:
+    """Before building anything: raises :class:`SSOPBatchError` when the SSOP branch of an
+    ESTHead config ``head`` cannot train on ``batch`` clips per process on ``world`` processes
+    (``None``: unknown, nothing is checked)."""
+    if batch is None or batch >= 2 or world is None:
+        return
+    ssop, _ = ssop_settings(head.get('ssop', DEFAULT_SSOP),
+                            head.get('loss_ssop', DEFAULT_LOSS_SSOP), dict(head), warn=False)
+    if ssop is None:
+        return
+    if world == 1:
+        raise ssop_batch_error(f'train_dataloader.batch_size={batch} on 1 process')
+    default = inspect.signature(SSOPBranch).parameters['sync_bn'].default
+    if not ssop.get('sync_bn', default):
+        raise ssop_batch_error(f'train_dataloader.batch_size={batch} per process with '
+                               'model.cls_head.ssop.sync_bn=False', sync_bn=False)
 
 
 def max_hamming_permutations(length: int = 7, count: int = 10, seed: int = 0) -> np.ndarray:
@@ -46,11 +110,16 @@ def max_hamming_permutations(length: int = 7, count: int = 10, seed: int = 0) ->
     return candidates[chosen]
 
 
+@MODELS.register_module()
 class SSOPBranch(nn.Module):
     """Predicts which of the fixed permutations shuffled the snippets.
 
-    ``forward(R [B, n, d], T [B, d])`` draws one permutation per clip, shuffles O_i = R_i + T and
-    returns (logits [B, P], permutation index [B]). Because the encoder is permutation-equivariant
+    ESTHead builds it from its ``ssop`` entry, adding ``num_snippets`` and ``dims`` (its own n and
+    d). ``hidden``: widths of the classifier's hidden layers (each Linear → BatchNorm → ReLU);
+    ``permutations`` (default: ``num_permutations`` max-Hamming ones drawn with ``seed``);
+    ``detach`` (official behaviour): R reaches the branch without gradient, so SSOP trains the
+    encoder only through T. ``forward(R [B, n, d], T [B, d])`` draws one permutation per clip,
+    shuffles O_i = R_i + T and returns (logits [B, P], permutation index [B]). Because the encoder is permutation-equivariant
     and the one-query decoder permutation-invariant, shuffling O after the Transformer equals the
     official shuffle of the input snippets (positional codes travel with their snippet).
     With ``sync_bn`` (default) the classifier's BatchNorms are :class:`GlobalBatchNorm1d`: in a
@@ -60,9 +129,11 @@ class SSOPBranch(nn.Module):
 
     def __init__(self, num_snippets: int = 7, dims: int = 512, hidden: Sequence[int] = (2048, 512),
                  num_permutations: int = 10, seed: int = 0,
-                 permutations: Optional[Sequence[Sequence[int]]] = None, sync_bn: bool = True):
+                 permutations: Optional[Sequence[Sequence[int]]] = None, sync_bn: bool = True,
+                 detach: bool = True):
         super().__init__()
         self.sync_bn = sync_bn
+        self.detach = detach
         if permutations is None:
             perms = max_hamming_permutations(num_snippets, num_permutations, seed)
         else:
@@ -99,7 +170,7 @@ class SSOPBranch(nn.Module):
             if not self.sync_bn:
                 raise ssop_batch_error(
                     f'a training step with {R.shape[0]} clip(s) per process and '
-                    'model.cls_head.ssop_sync_bn=False',
+                    'model.cls_head.ssop.sync_bn=False',
                     'use train_dataloader.batch_size >= 2 with drop_last=True', sync_bn=False)
-        O, index = self.shuffle(R, T, index)
+        O, index = self.shuffle(R.detach() if self.detach else R, T, index)
         return self.classifier(O.flatten(1)), index
