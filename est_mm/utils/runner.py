@@ -1,7 +1,10 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: the ``--cfg-options`` argument and building
-a Runner for any launcher (on a machine without a GPU, distributed runs use gloo)."""
+"""What ``tools/train.py`` and ``tools/test.py`` share: the ``--cfg-options`` argument, checks that
+end a run with one line before anything is built (data folders, SSOP batch size), and building a
+Runner for any launcher (on a machine without a GPU, distributed runs use gloo)."""
 import argparse
+import errno
 import os
+import stat
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
@@ -63,8 +66,56 @@ def check_train_batch(cfg, launcher: str) -> None:
                                'model.cls_head.ssop_sync_bn=False', sync_bn=False)
 
 
+def check_data_roots(cfg, loaders) -> None:
+    """Before building any dataset: the ``data_root`` of each named dataloader's dataset (also of
+    wrapped datasets, e.g. ``RepeatDataset``) must be a readable folder; raises an ``OSError`` whose
+    message is one line naming the folder, the problem and the config key."""
+    def roots(node, key):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name == 'data_root' and value:
+                    yield f'{key}.{name}', str(value)
+                else:
+                    yield from roots(value, f'{key}.{name}')
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                yield from roots(value, f'{key}.{i}')
+
+    for loader in loaders:
+        for key, root in roots((cfg.get(loader) or {}).get('dataset'), f'{loader}.dataset'):
+            if '://' in root:
+                continue
+            try:
+                is_dir = stat.S_ISDIR(os.stat(root).st_mode)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    problem = 'is a symbolic link loop'
+                elif err.errno == errno.ENOENT and os.path.islink(root):
+                    problem = f'is a symbolic link to a missing {os.readlink(root)}'
+                elif err.errno == errno.ENOENT:
+                    problem = 'not found'
+                else:
+                    problem = f'cannot be read: {err.strerror}'
+                raise type(err)(f'{root}: data folder {problem} ({key})') from None
+            if not is_dir:
+                raise NotADirectoryError(f'{root}: data folder is a file, not a folder ({key})')
+
+
+def _no_persistent_workers_without_workers(cfg) -> None:
+    """``persistent_workers=True`` (the dataset configs' setting) with ``num_workers=0`` (e.g. given
+    with --cfg-options) makes the DataLoader raise; turn it off with a one-line note instead."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader_cfg = cfg.get(loader)
+        if loader_cfg and loader_cfg.get('num_workers', 0) == 0 and \
+                loader_cfg.get('persistent_workers', False):
+            loader_cfg['persistent_workers'] = False
+            print(f'note: {loader}.num_workers=0, so {loader}.persistent_workers=False '
+                  '(persistent workers need workers)', flush=True)
+
+
 def build_runner(cfg, args) -> Runner:
     """Apply the launcher, set up CPU (gloo) distribution where needed and build the Runner."""
+    _no_persistent_workers_without_workers(cfg)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg.launcher = args.launcher
