@@ -7,27 +7,36 @@ STAMP := $(VENV)/.installed
 TOY_DATA := data/toy_dfew
 TOY_WORK := work_dirs/est_r18_toy
 
-.PHONY: install demo test clean-venv
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+# The pinned versions (also what restores them when something else changed them).
+INSTALL_PINS := $(PIP) --prefer-binary -r requirements.txt -r requirements-test.txt && \
+	$(PIP) --no-deps -r requirements-nodeps.txt
+
+.PHONY: install check-env demo test clean-venv
 
 $(STAMP): requirements.txt requirements-nodeps.txt requirements-test.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --prefer-binary \
-		-r requirements.txt -r requirements-test.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(INSTALL_PINS)
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(STAMP)
 
+# .venv still has the pinned versions? (`pip install openmim`, for one, downgrades several.)
+# If not, reinstall the pins and check again.
+check-env: $(STAMP)
+	@$(PY) tools/check_env.py || { echo 'restoring the pinned versions in $(VENV)' >&2; \
+		$(INSTALL_PINS) && $(PY) tools/check_env.py; }
+
 # Generates the toy set once, trains (resuming a finished or interrupted run instead of
 # overwriting it), then tests the last checkpoint and prints WAR/UAR.
-demo: $(STAMP)
+demo: check-env
 	test -f $(TOY_DATA)/toy_dataset.json || $(PY) tools/data/make_toy_dataset.py $(TOY_DATA)
 	$(PY) tools/train.py configs/est_r18_toy.py --work-dir $(TOY_WORK) --resume
 	$(PY) tools/test.py configs/est_r18_toy.py "$$(cat $(TOY_WORK)/last_checkpoint)" \
 		--work-dir $(TOY_WORK)
 
-test: $(STAMP)
+test: check-env
 	$(PY) -m pytest tests
 
 clean-venv:
