@@ -1,8 +1,11 @@
 """Test a checkpoint on a config's test split and print WAR (acc/top1) and UAR (acc/mean1).
 
 The checkpoint is read with torch's safe loading (one line naming the file if it is refused,
-truncated or missing); --dump and --metrics-out never replace a file unless --overwrite, and are
-written under a temporary name, then renamed."""
+truncated or missing) and must fit the config (est_mm.inference_spec: classes, snippets per clip,
+parameter shapes; one line saying what differs otherwise). Its frame size, sampling and
+normalisation are used where they differ from the config's, and one line says so. --dump and
+--metrics-out never replace a file unless --overwrite, and are written under a temporary name,
+then renamed."""
 import argparse
 import json
 import os
@@ -11,16 +14,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
 
-from mmengine.config import Config  # noqa: E402
-from mmengine.dist import is_main_process  # noqa: E402
 
-from est_mm.datasets.integrity import BadSampleError, one_line  # noqa: E402
-from est_mm.utils import (CheckpointError, OutputExistsError, build_runner,  # noqa: E402
-                          cfg_options_argument, check_checkpoint, launcher_arguments,
-                          refuse_existing)
-
-
-def parse_args():
+def parse_args(argv=None):
+    """The command line, parsed before torch, mmengine's runner or est_mm are imported."""
+    from mmengine.config import DictAction  # torch-free
     parser = argparse.ArgumentParser(description='Test an EST checkpoint; prints WAR and UAR')
     parser.add_argument('config', help='test config file, e.g. configs/est_r18_dfew.py')
     parser.add_argument('checkpoint', help='checkpoint file (.pth) to test')
@@ -32,13 +29,47 @@ def parse_args():
                         help='also write the test metrics to this JSON file (written atomically)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing --dump / --metrics-out files (refused without it)')
-    cfg_options_argument(parser)
-    launcher_arguments(parser)
-    return parser.parse_args()
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs merged into it, e.g. '
+        'test_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
+        '(quotes needed, no spaces)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher: none = one process; pytorch = started by torchrun '
+        '(tools/dist_test.sh); slurm = started by srun (tools/slurm_test.sh)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the launcher; not for manual use')
+    return parser.parse_args(argv)
+
+
+def fit_checkpoint(cfg, args):
+    """The checkpoint's spec written into ``cfg`` (test pipeline, data preprocessor); one line
+    when it differs from the config. SystemExit (one line) when they do not fit."""
+    from mmengine.dist import is_main_process
+
+    from est_mm.inference_spec import SpecMismatchError, prepare_model
+    from est_mm.utils import CheckpointError
+    try:
+        _, spec, cfg = prepare_model(cfg, args.checkpoint, config=args.config, build=False,
+                                     classes_must_match=True)
+    except (CheckpointError, SpecMismatchError) as err:
+        raise SystemExit(str(err))
+    if spec.notes and is_main_process():
+        print(f"{args.checkpoint}: testing with the checkpoint's " + '; '.join(spec.notes),
+              flush=True)
+    return cfg
 
 
 def main():
     args = parse_args()
+    from mmengine.config import Config
+    from mmengine.dist import is_main_process
+
+    from est_mm.datasets.integrity import BadSampleError
+    from est_mm.utils import (CheckpointError, OutputExistsError, build_runner,
+                              check_checkpoint, refuse_existing)
+    from est_mm.utils.errors import first_line, last_line
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -52,6 +83,7 @@ def main():
         check_checkpoint(args.checkpoint)
     except (OutputExistsError, CheckpointError) as err:
         raise SystemExit(str(err))
+    cfg = fit_checkpoint(cfg, args)
     dump_tmp = None
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
@@ -69,7 +101,8 @@ def main():
     except CheckpointError as err:  # unsafe, truncated or unreadable: one line naming the file
         raise SystemExit(str(err))
     except BadSampleError as err:  # a clip that cannot be read (on_bad_sample='error')
-        raise SystemExit(one_line(err))
+        worker = str(err).startswith('Caught ')  # re-raised by a DataLoader worker
+        raise SystemExit(last_line(err) if worker else first_line(err))
     finally:
         if dump_tmp is not None and osp.exists(dump_tmp):
             os.remove(dump_tmp)

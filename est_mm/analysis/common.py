@@ -1,7 +1,7 @@
 """Shared helpers of the analysis tools: configs, models, datasets and the machine description."""
 import os
 import platform
-from typing import Optional, Sequence, Tuple
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -19,37 +19,19 @@ def load_config(config, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cpu'):
-    """The config's model in eval mode, with ``checkpoint`` loaded (torch's safe loading) if
-    given; returns (model, checkpoint meta dict)."""
-    from mmengine.runner import load_checkpoint
-
-    from mmaction.registry import MODELS
-    register_all_modules()
-    model = MODELS.build(cfg.model)
-    meta = {}
-    if checkpoint is not None:
-        meta = load_checkpoint(model, checkpoint, map_location='cpu',
-                               logger='silent').get('meta', {}) or {}
-    return model.to(device).eval(), meta
-
-
-def pipeline_step(pipeline: Sequence[dict], type_name: str) -> Optional[dict]:
-    """The first step of ``pipeline`` of type ``type_name`` (a copy), or None."""
-    for step in pipeline:
-        if step.get('type') == type_name:
-            return dict(step)
-    return None
-
-
-def frame_size(cfg: Config) -> Tuple[int, int]:
-    """(H, W) of the frames the config's test pipeline feeds the model (its Resize scale);
-    224×224 if it has none."""
-    resize = pipeline_step(cfg.test_dataloader.dataset.pipeline, 'Resize')
-    if resize is None or not isinstance(resize.get('scale'), (tuple, list)):
-        return 224, 224
-    w, h = resize['scale']
-    return int(h), int(w)
+def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                classes_must_match: bool = True):
+    """The config's model in eval mode with ``checkpoint`` loaded, and its
+    :class:`~est_mm.inference_spec.InferenceSpec` (written into ``cfg``'s test pipeline);
+    :class:`~est_mm.inference_spec.SpecMismatchError` (one line) when they do not fit, including
+    class names other than the config's (the dataset's labels are indices into them).
+    Without a checkpoint: the model with random weights and None."""
+    if checkpoint is None:
+        from mmaction.registry import MODELS
+        return MODELS.build(cfg.model).to(device).eval(), None
+    from ..inference_spec import prepare_model
+    model, spec, _ = prepare_model(cfg, checkpoint, classes_must_match=classes_must_match)
+    return model.to(device).eval(), spec
 
 
 def frames_per_clip(model) -> int:

@@ -17,7 +17,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .common import build_model, frame_size, frames_per_clip, load_config, machine_info
+from ..inference_spec import spec_from_config
+from .common import build_model, frames_per_clip, load_config, machine_info
 
 #: The parts of a model the report breaks down: (label, module-name prefixes).
 PARTS = (
@@ -173,14 +174,20 @@ def complexity_report(config, shape: Optional[Sequence[int]] = None,
                       device: str = 'cpu') -> Dict:
     """Everything :func:`format_report` prints, as a JSON-ready dict.
 
-    ``shape`` defaults to [1, F, 3, H, W]: F the neck's frames per clip (35), H×W the test
-    pipeline's Resize scale. ``throughput_iters=0`` skips the speed measurement."""
+    ``shape`` defaults to [1, T, 3, H, W]: the config's :class:`InferenceSpec` clip length (35)
+    and frame size (224×224 without a fixed-size Resize). ``throughput_iters=0`` skips the
+    speed measurement."""
     cfg = load_config(config, cfg_options)
     torch.manual_seed(0)
     model, _ = build_model(cfg)
     if shape is None:
-        h, w = frame_size(cfg)
-        shape = (1, frames_per_clip(model), 3, h, w)
+        try:
+            spec = spec_from_config(cfg)
+            frames, size = spec.clip_len, spec.frame_size
+        except ValueError:  # not an EST config (no SnippetSampling)
+            frames, size = frames_per_clip(model), None
+        h, w = size or (224, 224)
+        shape = (1, frames, 3, h, w)
     shape = tuple(int(s) for s in shape)
     t = time.perf_counter()
     macs = count_macs(model, shape)

@@ -1,7 +1,7 @@
 """Run a trained EST over a dataset split and keep what the analyses need: the decoder output T,
 the predictions, the AA-SFE frame weights and the decoder's snippet attention."""
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -24,16 +24,6 @@ def build_split_dataset(cfg, split: str = 'test'):
     spec.pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
     spec.test_mode = True
     return DATASETS.build(spec)
-
-
-def class_names(dataset, meta: Optional[dict], num_classes: int) -> List[str]:
-    """The model's class names: the checkpoint's ``dataset_meta``, else the dataset's metainfo
-    (if the count matches), else '0', '1', ..."""
-    for source in ((meta or {}).get('dataset_meta') or {}, dataset.metainfo):
-        classes = source.get('classes')
-        if classes and len(classes) == num_classes:
-            return [str(c) for c in classes]
-    return [str(i) for i in range(num_classes)]
 
 
 @torch.no_grad()
@@ -82,8 +72,8 @@ def extract(model, dataset, indices: Sequence[int], batch_size: int = 8,
 
 def load_for_analysis(config, checkpoint: Optional[str], split: str = 'test',
                       cfg_options: Optional[dict] = None, device: str = 'cpu'):
-    """(model in eval mode with the checkpoint, the split's dataset, class names)."""
+    """(model in eval mode with the checkpoint, the split's dataset read with the test pipeline
+    as the checkpoint's spec says, class names)."""
     cfg = load_config(config, cfg_options)
-    model, meta = build_model(cfg, checkpoint, device)
-    dataset = build_split_dataset(cfg, split)
-    return model, dataset, class_names(dataset, meta, model.cls_head.num_classes)
+    model, spec = build_model(cfg, checkpoint, device)
+    return model, build_split_dataset(cfg, split), list(spec.classes)

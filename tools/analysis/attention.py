@@ -7,11 +7,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from est_mm.analysis.attention import attention_figures  # noqa: E402
-from est_mm.utils import cfg_options_argument  # noqa: E402
 
 
 def parse_args():
+    from mmengine.config import DictAction  # torch-free: --help answers at once
     parser = argparse.ArgumentParser(
         description='For each chosen sample write a PNG: its sampled frames as a grid (one row '
         'per snippet) with each frame\'s AA-SFE weight, bars of the decoder\'s attention over the '
@@ -28,15 +27,24 @@ def parse_args():
     parser.add_argument('--device', default='cpu', help='cpu or cuda (default: cpu)')
     parser.add_argument('--json', metavar='OUT',
                         help='also write the weights, attention and labels to this JSON file')
-    cfg_options_argument(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs merged into it, e.g. '
+        'test_dataloader.dataset.data_root=/data/DFEW')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    results = attention_figures(args.config, args.checkpoint, args.out_dir, args.indices,
-                                split=args.split, cfg_options=args.cfg_options,
-                                device=args.device)
+    from est_mm.analysis.attention import attention_figures
+    from est_mm.inference_spec import SpecMismatchError
+    from est_mm.utils import CheckpointError
+    try:
+        results = attention_figures(args.config, args.checkpoint, args.out_dir, args.indices,
+                                    split=args.split, cfg_options=args.cfg_options,
+                                    device=args.device)
+    except (CheckpointError, SpecMismatchError) as err:  # one line naming the file
+        raise SystemExit(str(err))
     for r in results:
         print(f"{r['path']}: true {r['true']}, predicted {r['pred']}, snippet attention "
               + ' '.join(f'{a:.2f}' for a in r['snippet_attention']))

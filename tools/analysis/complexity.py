@@ -8,11 +8,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from est_mm.analysis.complexity import complexity_report, format_report  # noqa: E402
-from est_mm.utils import cfg_options_argument  # noqa: E402
 
 
 def parse_args():
+    from mmengine.config import DictAction  # torch-free: --help answers at once
     parser = argparse.ArgumentParser(
         description='Count parameters and MACs of a config\'s model (per part) and measure its '
         'inference throughput on this machine. MACs follow fvcore/mmengine conventions '
@@ -29,12 +28,16 @@ def parse_args():
                         help='device for the throughput measurement, e.g. cpu or cuda '
                         '(counting always runs on CPU; default: cpu)')
     parser.add_argument('--json', metavar='OUT', help='also write the report to this JSON file')
-    cfg_options_argument(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs merged into it, e.g. '
+        'test_dataloader.dataset.data_root=/data/DFEW')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    from est_mm.analysis.complexity import complexity_report, format_report
     report = complexity_report(args.config, shape=args.shape, cfg_options=args.cfg_options,
                                throughput_iters=args.throughput_iters, device=args.device)
     print(format_report(report))

@@ -6,11 +6,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from est_mm.analysis.tsne import tsne_figure  # noqa: E402
-from est_mm.utils import cfg_options_argument  # noqa: E402
 
 
 def parse_args():
+    from mmengine.config import DictAction  # torch-free: --help answers at once
     parser = argparse.ArgumentParser(
         description='Plot a t-SNE of the emotion feature T that the EST decoder produces for '
         'every clip of a split (test pipeline, no augmentation), coloured by true class; '
@@ -38,17 +37,26 @@ def parse_args():
     parser.add_argument('--features-out', metavar='NPZ',
                         help='also save T, logits, labels, predictions, sample indices and '
                         'the embedding to this .npz file')
-    cfg_options_argument(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs merged into it, e.g. '
+        'test_dataloader.dataset.data_root=/data/DFEW')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    info = tsne_figure(args.config, args.checkpoint, args.out, split=args.split,
-                       max_samples=args.max_samples, batch_size=args.batch_size,
-                       perplexity=args.perplexity, iters=args.iters, seed=args.seed,
-                       cfg_options=args.cfg_options, device=args.device,
-                       num_workers=args.num_workers, features_out=args.features_out)
+    from est_mm.analysis.tsne import tsne_figure
+    from est_mm.inference_spec import SpecMismatchError
+    from est_mm.utils import CheckpointError
+    try:
+        info = tsne_figure(args.config, args.checkpoint, args.out, split=args.split,
+                           max_samples=args.max_samples, batch_size=args.batch_size,
+                           perplexity=args.perplexity, iters=args.iters, seed=args.seed,
+                           cfg_options=args.cfg_options, device=args.device,
+                           num_workers=args.num_workers, features_out=args.features_out)
+    except (CheckpointError, SpecMismatchError) as err:  # one line naming the file
+        raise SystemExit(str(err))
     print(f"wrote {info['out']}: {info['num_samples']} clips, accuracy "
           f"{100 * info['accuracy']:.1f} %")
 
