@@ -444,7 +444,7 @@ def test_check_dataset_deep_names_every_bad_input(toy_tree, tmp_path):
     last = max(os.listdir(osp.join(frames, '00007')), key=lambda n: int(n.split('.')[0]))
     with open(osp.join(frames, '00007', last), 'wb') as f:  # last frame corrupt
         f.write(b'\xff\xd8\xff')
-    shutil.rmtree(osp.join(frames, '00009'))  # gray, RGBA and mixed sizes: fine
+    shutil.rmtree(osp.join(frames, '00009'))  # gray, RGBA and mixed sizes: load (listed)
     write_frames(osp.join(frames, '00009'), 3, kind='gray', ext='png')
     cv2.imwrite(osp.join(frames, '00009', '4.png'), np.zeros((50, 40, 4), np.uint8))
     train_csv = osp.join(root, 'EmoLabel_DataSplit', 'train(single-labeled)', 'set_1.csv')
@@ -484,7 +484,9 @@ def test_check_dataset_deep_names_every_bad_input(toy_tree, tmp_path):
     assert f'empty (no images / 0-byte video): 1\n    {osp.join(frames, "00004")}\n' in out
     assert f'cannot read image {osp.join(frames, "00006", "1.jpg")}\n' in out
     assert f'cannot read image {osp.join(frames, "00007", last)}\n' in out
-    assert '00009' not in out
+    assert (f'frames of another size (not an error: resized when loaded): 1\n    '
+            f'{osp.join(frames, "00009", "4.png")} is 40x50 where 3 of the 4 frames are 32x32; '
+            "loading resizes every frame to the first frame's 32x32\n") in out  # gray, RGBA: fine
     assert (f"listed more than once (duplicates='warn'): 1\n    {train_csv}:9: "
             f"{osp.join(frames, '00011')} (first at {train_csv}:7)\n") in out
     assert 'samples: 6 present of 6 listed' in out
@@ -540,3 +542,59 @@ def test_training_skips_or_stops_on_a_corrupt_clip(toy_tree, tmp_path):
     assert 'Traceback' not in proc.stderr  # tools/train.py ends with the one line only
     assert "on_bad_sample='skip'" in last
     assert not osp.exists(tmp_path / 'error' / 'epoch_1.pth')
+
+
+# ---------------------------------------------------------------- names and messages, defined once
+
+def test_a_failure_is_described_by_the_first_line_of_its_error():
+    from est_mm.datasets.integrity import describe_failure
+    err = RuntimeError('bad header in 3.jpg\nwhile decoding frame 3 of the clip')
+    assert describe_failure('/data/clip', err) == '/data/clip: bad header in 3.jpg'
+    decord = RuntimeError('[21:55:43] /src/video_reader.cc:270: cannot find video stream')
+    assert describe_failure('/data/v.mp4', decord) == '/data/v.mp4: cannot find video stream'
+
+
+def test_video_extensions_are_defined_once():
+    """One tuple, in fer_video_dataset, for the datasets and face extraction alike."""
+    import ast
+    where = []
+    for folder, _, files in os.walk(osp.join(ROOT, 'est_mm')):
+        for name in files:
+            if name.endswith('.py'):
+                path = osp.join(folder, name)
+                tree = ast.parse(open(path, encoding='utf-8').read())
+                where += [osp.relpath(path, ROOT) for node in ast.walk(tree)
+                          if isinstance(node, (ast.Assign, ast.AnnAssign))
+                          for target in (node.targets if isinstance(node, ast.Assign)
+                                         else [node.target])
+                          if isinstance(target, ast.Name) and target.id == 'VIDEO_EXTENSIONS']
+    assert where == ['est_mm/datasets/fer_video_dataset.py']
+    assert {'.mp4', '.avi', '.3gp', '.mts', '.m2ts', '.vob'} <= set(
+        fer_video_dataset.VIDEO_EXTENSIONS)
+
+
+def test_appledouble_files_are_not_frames(tmp_path):
+    """macOS leaves ``._<name>`` files beside copied ones; even one that decodes as an image is
+    no frame (it was read as frame 4 of 1.jpg..5.jpg)."""
+    folder = write_frames(str(tmp_path / 'clip'), 5)
+    cv2.imwrite(osp.join(folder, '._5.jpg'), np.full((SIZE, SIZE, 3), 250, np.uint8))
+    results = VideoOrFramesInit()(dict(frame_dir=folder))
+    assert results['total_frames'] == 5 and '._5.jpg' not in str(results['frame_paths'])
+    results['frame_inds'] = np.arange(5)
+    means = [round(float(img.mean())) for img in VideoOrFramesDecode()(results)['imgs']]
+    assert means == [20, 40, 60, 80, 100]
+    only_apple = str(tmp_path / 'apple')
+    os.makedirs(only_apple)
+    cv2.imwrite(osp.join(only_apple, '._1.jpg'), np.zeros((SIZE, SIZE, 3), np.uint8))
+    assert 'has no' in probe_sample(only_apple, 'frames')
+
+
+def test_afew_lists_every_video_extension_but_no_appledouble(tmp_path):
+    from est_mm.datasets import AFEWDataset
+    angry = tmp_path / 'Train_AFEW' / 'Angry'
+    for name in ('001.avi', '002.3gp', '003.MTS', '._001.avi', 'Thumbs.db'):
+        write_video(str(angry / 'x.avi'), 1)
+        os.rename(angry / 'x.avi', angry / name)
+    ds = AFEWDataset(str(tmp_path), [], missing=None)
+    assert sorted(osp.basename(ds.get_data_info(i)['filename']) for i in range(len(ds))) == [
+        '001.avi', '002.3gp', '003.MTS']

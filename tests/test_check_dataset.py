@@ -1,5 +1,5 @@
-"""tools/data/check_dataset.py: counts per class, missing/empty samples by name, exit codes."""
-import importlib.util
+"""tools/data/check_dataset.py (est_mm.datasets.check): counts per class, missing/empty samples
+by name, exit codes; --deep decodes every frame and lists odd files."""
 import os
 import os.path as osp
 import shutil
@@ -12,16 +12,9 @@ import pytest
 
 import est_mm  # noqa: F401
 from est_mm.datasets import toy
+from est_mm.datasets.check import check_datasets
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'check_dataset', osp.join(REPO, 'tools', 'data', 'check_dataset.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -88,8 +81,7 @@ def broken_config(tmp_path, toy_set):
 
 def test_missing_and_empty_are_named_with_exit_code_1(broken_config, capsys):
     config, frames, mafw = broken_config
-    tool = load_tool()
-    assert tool.main([config, '--no-progress']) == 1
+    assert check_datasets(config, progress=False) == 1
     out = capsys.readouterr().out
     assert '[train] train_dataloader.dataset.dataset: DFEWDataset' in out
     assert 'samples: 6 present of 7 listed' in out
@@ -106,11 +98,105 @@ def test_missing_and_empty_are_named_with_exit_code_1(broken_config, capsys):
 
 def test_max_list_and_split_choice(broken_config, capsys):
     config, frames, _ = broken_config
-    tool = load_tool()
     os.rename(osp.join(frames, '00006'), osp.join(frames, 'moved'))
-    assert tool.main([config, '--splits', 'train', '--max-list', '0', '--no-progress']) == 1
+    assert check_datasets(config, ['train'], max_list=0, progress=False) == 1
     out = capsys.readouterr().out
     assert 'missing on disk: 2\n    ... and 2 more\n' in out and '[val]' not in out
-    assert tool.main([config, '--splits', 'train', '--no-progress', '--cfg-options',
-                      'train_dataloader.dataset.dataset.split=test']) == 0
+    assert check_datasets(config, ['train'], progress=False, cfg_options={
+        'train_dataloader.dataset.dataset.split': 'test'}) == 0
     assert 'OK: every listed sample' in capsys.readouterr().out
+
+
+def write_frames(folder, n=5, size=32):
+    os.makedirs(folder, exist_ok=True)
+    for k in range(1, n + 1):
+        cv2.imwrite(osp.join(folder, f'{k}.jpg'), np.full((size, size, 3), 30 * k, np.uint8))
+    return folder
+
+
+def write_mjpeg(path, n=10, size=32, corrupt=None):
+    """A Motion-JPEG AVI; ``corrupt``: a 0-based frame whose JPEG data is zeroed."""
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 10, (size, size))
+    for k in range(n):
+        writer.write(np.random.RandomState(k).randint(0, 255, (size, size, 3), np.uint8))
+    writer.release()
+    if corrupt is not None:
+        data = bytearray(open(path, 'rb').read())
+        starts = [i for i in range(len(data) - 1) if data[i:i + 2] == b'\xff\xd8']
+        assert len(starts) == n
+        data[starts[corrupt]:starts[corrupt + 1] - 16] = bytes(
+            starts[corrupt + 1] - 16 - starts[corrupt])
+        open(path, 'wb').write(bytes(data))
+    return path
+
+
+@pytest.fixture(scope='module')
+def odd_samples(tmp_path_factory):
+    """Frame folders and videos whose first and last frame decode, each with one oddity in
+    the middle; listed in a FERVideoDataset config."""
+    root = tmp_path_factory.mktemp('odd')
+    write_frames(str(root / 'ok'))
+    copy = write_frames(str(root / 'copy'))
+    (root / 'copy' / 'copy_3.png').write_text('a text file saved with an image name')
+    write_frames(str(root / 'apple'))
+    (root / 'apple' / '._5.jpg').write_bytes(b'\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X')
+    write_frames(str(root / 'size'))
+    cv2.imwrite(str(root / 'size' / '4.jpg'), np.zeros((40, 48, 3), np.uint8))
+    write_frames(str(root / 'notes'))
+    (root / 'notes' / 'notes.txt').write_text('shot on a Tuesday')
+    write_mjpeg(str(root / 'good.avi'))
+    write_mjpeg(str(root / 'bad.avi'), corrupt=5)
+    (root / 'list.txt').write_text('ok 0\ncopy 1\napple 2\nsize 3\nnotes 4\ngood.avi 5\n'
+                                   'bad.avi 6\n')
+    config = root / 'cfg.py'
+    config.write_text(
+        f"val_dataloader = dict(dataset=dict(type='FERVideoDataset', ann_file='list.txt', "
+        f"data_root={str(root)!r}, data_prefix=dict(video={str(root)!r}), num_classes=7, "
+        f"pipeline=[]))\n")
+    return str(config), str(root), copy
+
+
+def test_deep_decodes_every_frame_and_lists_odd_files(odd_samples, capsys):
+    config, root, copy = odd_samples
+    assert check_datasets(config, ['val'], progress=False) == 0  # all there, none empty
+    capsys.readouterr()
+    assert check_datasets(config, ['val'], deep=True, progress=False) == 1
+    out = capsys.readouterr().out
+    assert ('  unreadable (corrupt, truncated, zero frames, bad image): 2\n'
+            f'    cannot read image {osp.join(copy, "copy_3.png")}\n'
+            f'    cannot decode frame 6 of 10 of video {root}/bad.avi (corrupt or truncated '
+            'data)\n') in out
+    assert ('  frames of another size (not an error: resized when loaded): 1\n'
+            f'    {root}/size/4.jpg is 48x40 where 4 of the 5 frames are 32x32; loading resizes '
+            "every frame to the first frame's 32x32\n") in out
+    assert ('  files the loader ignores (not an error): 2\n'
+            f'    {root}/apple: ignored by the loader: AppleDouble (macOS ._*) ._5.jpg\n'
+            f'    {root}/notes: ignored by the loader: not an image notes.txt\n') in out
+    assert out.rstrip().endswith('FAILED: 2 problem(s) found')
+
+
+def test_deep_with_workers_reports_the_same(odd_samples, capsys):
+    config = odd_samples[0]
+    check_datasets(config, ['val'], deep=True, progress=False)
+    alone = capsys.readouterr().out
+    assert check_datasets(config, ['val'], deep=True, workers=3, progress=False) == 1
+    assert capsys.readouterr().out == alone
+
+
+def test_cli_help_is_fast_and_workers_must_be_positive():
+    """--help and argument errors come before any heavy import (torch, mmaction)."""
+    tool = osp.join('tools', 'data', 'check_dataset.py')
+    code = ('import runpy, sys\n'
+            f"sys.argv = [{tool!r}, '--help']\n"
+            'try:\n'
+            f"    runpy.run_path({tool!r}, run_name='__main__')\n"
+            'except SystemExit:\n'
+            '    pass\n'
+            "print(sorted(m for m in ('torch', 'mmaction', 'cv2', 'est_mm') if m in sys.modules))")
+    done = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and '--workers N' in done.stdout, done.stderr
+    assert done.stdout.rstrip().endswith('[]')
+    done = subprocess.run([sys.executable, tool, 'x.py', '--deep', '--workers', '0'], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and 'argument --workers: must be >= 1, got 0' in done.stderr

@@ -4,7 +4,7 @@ from typing import Callable, List, Optional, Union
 
 from mmaction.registry import DATASETS
 from mmaction.utils import ConfigType
-from .fer_video_dataset import SOURCES, VIDEO_EXTENSIONS, FERVideoDataset, ListEntry, check_choice
+from .fer_video_dataset import SOURCES, FERVideoDataset, ListEntry, check_choice, is_video_name
 
 AFEW_CLASSES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise')
 AFEW_VIDEOS_DIRS = dict(train='Train_AFEW', val='Val_AFEW')
@@ -81,9 +81,9 @@ class AFEWDataset(FERVideoDataset):
                 raise ValueError(f'{class_dir}: unknown class folder {folder!r}; expected one of '
                                  f'{", ".join(self.metainfo["classes"])}') from None
             for name in sorted(os.listdir(class_dir)):
-                stem, ext = osp.splitext(name)
-                if ext.lower() not in VIDEO_EXTENSIONS:
+                if not is_video_name(name):
                     continue
+                stem = osp.splitext(name)[0]
                 path = (self._video_path(stem) if self.source == 'frames' else
                         osp.join(class_dir, name))
                 entries.append(ListEntry(osp.join(class_dir, name), path, label, self.source))

@@ -18,10 +18,18 @@ from .holdout import check_holdout_args, stratified_holdout
 from .integrity import (BAD_SAMPLE_POLICIES, DUPLICATE_POLICIES, BadSampleError, Duplicate,
                         describe_failure, find_duplicates, printable, probe_sample,
                         read_text)
+from .transforms.loading import APPLEDOUBLE_PREFIX
 
 SOURCES = ('frames', 'videos')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.mpg', '.mpeg', '.m4v', '.wmv',
-                    '.flv')
+                    '.flv', '.3gp', '.ts', '.mts', '.m2ts', '.ogv', '.vob')
+
+
+def is_video_name(name: str) -> bool:
+    """Whether a file called ``name`` is a video: a :data:`VIDEO_EXTENSIONS` extension (any
+    case), and not a macOS AppleDouble ``._*`` file."""
+    return (osp.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+            and not osp.basename(name).startswith(APPLEDOUBLE_PREFIX))
 
 
 class ListEntry(NamedTuple):
@@ -125,8 +133,8 @@ class FERVideoDataset(BaseActionDataset):
             ``test_mode`` a sample is never replaced at load time (it would count twice in the
             metric): ``'skip'`` turns ``deep_check`` on instead. Defaults to ``'error'``.
         deep_check (bool): When the data list is built, open every sample and decode its first
-            and last frame (:func:`~est_mm.datasets.integrity.probe_sample`, as
-            ``tools/data/check_dataset.py --deep``). Unreadable samples follow ``on_bad_sample``:
+            and last frame (:func:`~est_mm.datasets.integrity.probe_sample`;
+            ``tools/data/check_dataset.py --deep`` decodes every frame). Unreadable samples follow ``on_bad_sample``:
             ``'error'`` raises naming the first and counting them, ``'skip'`` drops them with one
             warning (also in ``self.bad_samples``). Costs two image or video reads per sample in
             every process that builds the dataset. Defaults to False.

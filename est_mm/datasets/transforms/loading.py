@@ -9,8 +9,10 @@ from mmcv.transforms import BaseTransform
 from PIL import Image
 
 from mmaction.registry import TRANSFORMS
+from ...utils.errors import first_line
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+APPLEDOUBLE_PREFIX = '._'  # macOS metadata files ("._5.jpg") copied beside the real ones
 
 _TRAILING_INT = re.compile(r'(\d+)$')
 
@@ -25,26 +27,24 @@ def natural_frame_key(name: str) -> Tuple:
     return (0, int(match.group(1)), name) if match else (1, 0, name)
 
 
+def is_frame_name(name: str) -> bool:
+    """Whether a file called ``name`` in a frame folder is a frame: an image extension (any
+    case), and not a macOS AppleDouble ``._*`` file."""
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(APPLEDOUBLE_PREFIX)
+
+
 def list_frames(frame_dir: str) -> List[str]:
-    """Paths of the image files in ``frame_dir`` in natural frame order."""
+    """Paths of the frames (:func:`is_frame_name`) in ``frame_dir`` in natural frame order."""
     if not osp.isdir(frame_dir):
         raise FileNotFoundError(f'frame folder not found: {frame_dir}')
-    names = [n for n in os.listdir(frame_dir) if n.lower().endswith(IMAGE_EXTENSIONS)]
+    names = [n for n in os.listdir(frame_dir) if is_frame_name(n)]
     if not names:
         raise FileNotFoundError(f'frame folder has no {"/".join(IMAGE_EXTENSIONS)} images: '
                                 f'{frame_dir}')
     return [osp.join(frame_dir, n) for n in sorted(names, key=natural_frame_key)]
 
 
-_DECORD_PREFIX = re.compile(r'^\[[\d:]+\] \S+:\d+: ')  # "[21:55:43] .../video_reader.cc:151: "
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return _DECORD_PREFIX.sub('', text.splitlines()[0]) if text else type(err).__name__
-
-
-def _utf8_name(path: str) -> bool:
+def is_utf8_path(path: str) -> bool:
     """Whether ``path`` can be passed to OpenCV/decord as it is: a name with bytes that are not
     UTF-8 (Python spells them as surrogates) crashes ``cv2.imread`` and fails in decord."""
     try:
@@ -58,8 +58,8 @@ def _utf8_name(path: str) -> bool:
 class VideoOrFramesInit(BaseTransform):
     """Open a sample that is either a folder of frame images or a video file.
 
-    With ``frame_dir`` in results, the folder's images (.jpg .jpeg .png .bmp, any case) are listed
-    in natural order (trailing integer of the name: ``2.jpg`` before ``10.jpg``). Otherwise
+    With ``frame_dir`` in results, the folder's images (.jpg .jpeg .png .bmp, any case; not
+    AppleDouble ``._*`` files) are listed in natural order (trailing integer of the name: ``2.jpg`` before ``10.jpg``). Otherwise
     ``filename`` is opened with decord.
 
     Required keys: ``frame_dir`` or ``filename``.
@@ -87,14 +87,14 @@ class VideoOrFramesInit(BaseTransform):
             raise RuntimeError(f'video file is empty (0 bytes): {filename}')
         import decord
         try:
-            if _utf8_name(filename):
+            if is_utf8_path(filename):
                 reader = decord.VideoReader(filename, num_threads=self.num_threads)
             else:  # decord reads a file object into memory instead
                 with open(filename, 'rb') as f:
                     reader = decord.VideoReader(f, num_threads=self.num_threads)
         except Exception as err:  # decord raises its own error types for bad input
             raise RuntimeError(f'cannot read video {filename} (corrupt, truncated, no frames or '
-                               f'not a video): {_first_line(err)}') from None
+                               f'not a video): {first_line(err)}') from None
         if len(reader) == 0:
             raise RuntimeError(f'video has no frames: {filename}')
         results['video_reader'] = reader
@@ -107,7 +107,7 @@ class VideoOrFramesInit(BaseTransform):
 
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file as an HxWx3 uint8 RGB array (gray and RGBA become RGB)."""
-    if _utf8_name(path):
+    if is_utf8_path(path):
         img = cv2.imread(path, cv2.IMREAD_COLOR)
     else:  # cv2.imread would crash on the name
         data = np.fromfile(path, np.uint8)
@@ -175,7 +175,7 @@ class VideoOrFramesDecode(BaseTransform):
                 decoded = list(results['video_reader'].get_batch(unique.tolist()).asnumpy())
             except Exception as err:
                 raise RuntimeError(f'cannot decode frames of video {name}: '
-                                   f'{_first_line(err)}') from None
+                                   f'{first_line(err)}') from None
             h, w = decoded[0].shape[:2]  # a decoded video's frames share one size
         else:
             raise KeyError(f"VideoOrFramesDecode: {name}: results has neither 'frame_paths' nor "
