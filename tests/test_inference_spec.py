@@ -199,3 +199,13 @@ def test_meta_hook_writes_the_spec_of_the_training_config():
     spec = resolve_spec(cfg(DFEW), dict(est=meta))
     assert spec.classes == tuple('abcdefg') and spec.frame_size == (64, 64)
     assert spec.sampling == spec_from_config(cfg(TOY)).sampling
+
+
+def test_dist_test_sh_help():
+    proc = subprocess.run(['bash', 'tools/dist_test.sh', '--help'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and 'Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS' in \
+        proc.stdout, proc.stderr
+    proc = subprocess.run(['bash', 'tools/dist_test.sh', 'a.py'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and 'Usage:' in proc.stderr and 'unbound' not in proc.stderr

@@ -107,7 +107,8 @@ def trace_to_onnx(model: nn.Module, path: str, spec, batch: int = 2,
     """Writes the bare graph (no metadata) of ``ExportWrapper(model, spec)`` to ``path``."""
     wrapper = ExportWrapper(model, spec).eval()
     h, w = spec.frame_size
-    dummy = torch.rand(batch, spec.clip_len, 3, h, w, generator=torch.Generator().manual_seed(0)) * 255
+    generator = torch.Generator().manual_seed(0)
+    dummy = torch.rand(batch, spec.clip_len, 3, h, w, generator=generator) * 255
     names = [INPUT_NAME, *OUTPUT_NAMES]
     with _mha_fastpath_disabled(), torch.no_grad(), warnings.catch_warnings():
         # shape checks in the model become constants: right for a fixed T and H, W

@@ -3,13 +3,17 @@
 The graph takes clips [N, 35, 3, H, W]: float32 RGB frames in 0-255, *not* normalised (the model's
 (x - mean) / std is inside the graph). It returns scores (softmax probabilities [N, K]),
 frame_weights (AA-SFE, [N, 7, 5]), snippet_attention ([N, 7]) and logits ([N, K]). The batch axis N
-is dynamic. The class names, frame size, mean/std and test-time snippet sampling are stored in the
-file's metadata, so est_mm.deploy.onnx_backend.ONNXModel can run it with onnxruntime alone.
+is dynamic. The model's InferenceSpec (est_mm/inference_spec.py: class names, frame size, mean/std
+and test-time snippet sampling, the checkpoint's where its meta has them, as ESTInferencer uses
+them) is stored in the file's metadata, so est_mm.deploy.onnx_backend.ONNXModel can run it with
+onnxruntime alone.
 
-Verification runs random clips and real face clips (synthetic toy faces, or --verify-frames) at
-batch 1 and batch --verify-clips through ONNX Runtime and through PyTorch (the data_preprocessor
-and forward_explain). It prints the max abs difference of each output. The file is written
-(atomically) only when every difference is within --atol; otherwise the exit status is 1.
+Verification runs seeded random clips at the graph's frame size and image-like ones of another
+size (resized by the same numpy preprocessing as ONNXModel), plus one clip per --verify-frames
+video or folder, at batch 1 and batch --verify-clips through ONNX Runtime and through PyTorch (the
+data_preprocessor and forward_explain). It prints the max abs difference of each output. The file
+is written (atomically, with the usual permissions) only when every difference is within --atol;
+otherwise the exit status is 1.
 
 example:
   python tools/deployment/export_onnx.py configs/est_r18_dfew.py \\
@@ -34,18 +38,19 @@ def parse_args(argv=None):
     parser.add_argument('--opset', type=int, default=17, metavar='N',
                         help='ONNX opset version (default: 17)')
     parser.add_argument('--frame-size', type=int, nargs=2, metavar=('H', 'W'),
-                        help='frame height and width of the graph input (default: the test '
-                        'pipeline\'s Resize, e.g. 224 224). Frames of other sizes are resized '
-                        'to it by ONNXModel')
+                        help='frame height and width of the graph input (default: the '
+                        'checkpoint\'s frame size, else the test pipeline\'s Resize, e.g. 224 '
+                        '224). Frames of other sizes are resized to it by ONNXModel')
     parser.add_argument('--batch', type=int, default=2, metavar='N',
                         help='batch size of the dummy input used for tracing (default: 2); the '
                         'exported batch axis is dynamic whatever N is')
     parser.add_argument('--verify-clips', type=int, default=2, metavar='N',
-                        help='clips of each kind (random; synthetic faces) compared with PyTorch, '
-                        'at batch 1 and batch N (default: 2); 0 skips the verification')
+                        help='clips of each kind (random; random of another size, resized) '
+                        'compared with PyTorch, at batch 1 and batch N (default: 2); 0 skips '
+                        'the verification')
     parser.add_argument('--verify-frames', nargs='+', metavar='DIR_OR_VIDEO',
-                        help='frame folders or video files to verify on instead of the '
-                        'synthetic faces (one clip each, sampled as at test time)')
+                        help='frame folders or video files to verify on as well (one clip '
+                        'each, sampled as at test time)')
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='largest allowed max abs difference per output (default: 1e-4)')
     parser.add_argument('--verify-only', action='store_true',
@@ -54,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument('--overwrite', action='store_true',
                         help='replace --out if it exists (default: refuse)')
     parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the random and synthetic verification clips (default: 0)')
+                        help='seed of the random verification clips (default: 0)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (as in tools/test.py)')
     return parser.parse_args(argv)
