@@ -1,9 +1,10 @@
 """FERV39k, MAFW, AFEW, BU-4DFE and MMI read from trees written in tmp_path in each release's
 official layout (shared/DESIGN.md §4), with real JPEG frames and real mp4/avi videos."""
-import importlib.util
 import os
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -14,6 +15,8 @@ import est_mm  # noqa: F401  (registers the datasets and transforms)
 from est_mm.datasets import (AFEW_CLASSES, BASIC6_CLASSES, FERV39K_CLASSES, MAFW_CLASSES,
                              AFEWDataset, BU3DFEDataset, FERV39kDataset, MAFWDataset, MMIDataset,
                              SnippetSampling, SubjectFoldDataset, subject_folds)
+from est_mm.datasets.converters import write_bu4dfe_list, write_mmi_list
+from est_mm.datasets.converters.mmi import find_videos
 from mmaction.registry import DATASETS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -333,43 +336,38 @@ def test_subject_fold_labels_synonyms_and_errors(subject_list, tmp_path):
 
 # ---------------------------------------------------------------- converters
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'tools', 'data',
-                                                                 f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 BU_FOLDERS = {'F001': ['Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise'],
               'F002': ['AN', 'DI', 'FE', 'HA', 'SA', 'SU'],
               'M001': ['angry', 'Happy'], 'M010': ['Surprise']}
 
 
-def test_convert_bu4dfe(tmp_path, capsys):
+def test_convert_bu4dfe(tmp_path):
     root = tmp_path / 'BU4DFE'
     for subject, expressions in BU_FOLDERS.items():
         for expression in expressions:
             write_frames(str(root / subject / expression), n=3 if subject != 'F001' else 12)
     (root / 'F001' / 'Angry' / '000.wrl').write_text('3D mesh, not a frame')
-    tool = load_tool('convert_bu4dfe')
+    os.makedirs(root / 'M010' / 'Sad')
+    (root / 'M010' / 'Sad' / '._1.jpg').write_bytes(b'\x00\x05\x16\x07')  # macOS, no frame
     out = str(tmp_path / 'lists' / 'bu.txt')
-    tool.main([str(root), out])
-    assert 'wrote 15 sequences of 4 subjects' in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r'M010/Sad: no \.jpg/\.jpeg/\.png/\.bmp frames'):
+        write_bu4dfe_list(str(root), out)
+    assert write_bu4dfe_list(str(root), out, skip_empty=True) == [
+        f'wrote 15 sequences of 4 subjects to {out}; passed over 1 folders (first: '
+        f'{root}/M010/Sad)']
     lines = [ln for ln in open(out).read().splitlines() if not ln.startswith('#')]
     assert lines[0] == 'F001/Angry Angry F001' and 'F002/HA Happy F002' in lines
     test = BU3DFEDataset(out, PIPELINE, data_root=str(root), num_folds=4, fold=1, split='test')
     assert test.subjects == ['F001'] and labels_of(test) == [0, 1, 2, 3, 4, 5]
     assert_frame_order(test, 0)
     assert len(BU3DFEDataset(out, [], data_root=str(root), num_folds=4, fold=1)) == 9
-    with pytest.raises(SystemExit, match='exists; pass --overwrite'):
-        tool.main([str(root), out])
+    with pytest.raises(FileExistsError, match='exists; pass --overwrite'):
+        write_bu4dfe_list(str(root), out, skip_empty=True)
     write_frames(str(root / 'M010' / 'Neutral'), n=1)
-    with pytest.raises(SystemExit, match=r"M010/Neutral: unknown expression folder 'Neutral'"):
-        tool.main([str(root), out, '--overwrite'])
-    os.makedirs(root / 'M010' / 'Sad')
-    tool.main([str(root), out, '--overwrite', '--skip-unknown', '--skip-empty'])
-    assert 'wrote 15 sequences of 4 subjects' in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"M010/Neutral: unknown expression folder 'Neutral'"):
+        write_bu4dfe_list(str(root), out, skip_empty=True, overwrite=True)
+    assert 'wrote 15 sequences of 4 subjects' in write_bu4dfe_list(
+        str(root), out, skip_unknown=True, skip_empty=True, overwrite=True)[0]
 
 
 def write_xml(path, subject=None):
@@ -377,7 +375,7 @@ def write_xml(path, subject=None):
     write_text(path, f'<?xml version="1.0"?>\n<Session>{body}</Session>\n')
 
 
-def test_convert_mmi(tmp_path, capsys):
+def test_convert_mmi(tmp_path):
     root = tmp_path / 'Sessions'
     videos = {'1': ('S001-001', 'S001'), '2': ('S001-002', None), '30': ('S002-030', 'S002'),
               '31': ('S002-031', None), '40': ('S005-040', None)}
@@ -388,12 +386,13 @@ def test_convert_mmi(tmp_path, capsys):
     labels = write_text(str(tmp_path / 'labels.csv'),
                         'name,label,subject\nS001-001,happiness,\nS001-002,SU,S001\n'
                         'S002-030,Sad,S9\nS002-031,disgust,\nS005-040,fear,S005\n')
-    tool = load_tool('convert_mmi')
+    (root / '1' / '._S001-001.avi').write_bytes(b'\x00\x05\x16\x07')  # macOS, no video
+    assert sorted(find_videos(str(root))) == ['S001-001', 'S001-002', 'S002-030', 'S002-031',
+                                              'S005-040']
     out = str(tmp_path / 'mmi.txt')
-    tool.main([str(root), out, '--labels', labels])
-    printed = capsys.readouterr().out
-    assert 'wrote 5 videos of 3 subjects' in printed
-    assert "subject 'S9' in the CSV, 'S002' in the XML" in printed
+    printed = write_mmi_list(str(root), out, labels)
+    assert printed == [f"note: {labels}:4: subject 'S9' in the CSV, 'S002' in the XML; the XML "
+                       'is used', f'wrote 5 videos of 3 subjects to {out}']
     lines = [ln for ln in open(out).read().splitlines() if not ln.startswith('#')]
     assert lines == ['1/S001-001.avi Happy S001', '2/S001-002.avi Surprise S001',
                      '30/S002-030.avi Sad S002', '31/S002-031.avi Disgust S002',
@@ -402,13 +401,28 @@ def test_convert_mmi(tmp_path, capsys):
     assert test.subjects == ['S001'] and labels_of(test) == [3, 5]
     assert_frame_order(test, 0)
     bad = write_text(str(tmp_path / 'bad.csv'), 'S001-001,happy,S001\nS001-002,bored,S001\n')
-    with pytest.raises(SystemExit, match=r"bad\.csv:2: unknown label 'bored'"):
-        tool.main([str(root), str(tmp_path / 'x.txt'), '--labels', bad])
+    with pytest.raises(ValueError, match=r"bad\.csv:2: unknown label 'bored'"):
+        write_mmi_list(str(root), str(tmp_path / 'x.txt'), bad)
     nosub = write_text(str(tmp_path / 'nosub.csv'), 'S005-040,fear\n')
-    with pytest.raises(SystemExit, match=r'nosub\.csv:1: no subject for S005-040'):
-        tool.main([str(root), str(tmp_path / 'x.txt'), '--labels', nosub])
+    with pytest.raises(ValueError, match=r'nosub\.csv:1: no subject for S005-040'):
+        write_mmi_list(str(root), str(tmp_path / 'x.txt'), nosub)
     absent = write_text(str(tmp_path / 'absent.csv'), 'S001-001,happy,S001\nS009-001,sad,S9\n')
-    with pytest.raises(SystemExit, match=r'absent\.csv:2: no video S009-001\.avi'):
-        tool.main([str(root), str(tmp_path / 'x.txt'), '--labels', absent])
-    tool.main([str(root), str(tmp_path / 'x.txt'), '--labels', absent, '--skip-missing'])
-    assert re.search(r'wrote 1 videos .* 1 labelled videos not found', capsys.readouterr().out)
+    with pytest.raises(FileNotFoundError, match=r'absent\.csv:2: no video S009-001\.avi'):
+        write_mmi_list(str(root), str(tmp_path / 'x.txt'), absent)
+    assert re.search(r'wrote 1 videos .* 1 labelled videos not found', write_mmi_list(
+        str(root), str(tmp_path / 'x.txt'), absent, skip_missing=True)[-1])
+
+
+@pytest.mark.parametrize('tool, args, message', [
+    ('convert_bu4dfe', ['{tmp}/none', '{tmp}/list.txt'], 'error: BU-4DFE root not found: '),
+    ('convert_mmi', ['{tmp}', '{tmp}/list.txt', '--labels', '{tmp}/labels.csv'],
+     'error: labels CSV not found: '),
+])
+def test_converter_tools_end_with_one_line(tool, args, message, tmp_path):
+    """The tools parse their arguments and make one call; errors are one line, exit code 1."""
+    done = subprocess.run(
+        [sys.executable, osp.join('tools', 'data', f'{tool}.py'),
+         *[a.format(tmp=tmp_path) for a in args]], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 1 and done.stderr.startswith(message), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

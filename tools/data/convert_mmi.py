@@ -1,4 +1,5 @@
-"""Write the subject list of MMI expression videos for MMIDataset.
+"""Write the subject list of MMI expression videos for MMIDataset
+(:func:`est_mm.datasets.converters.write_mmi_list`).
 
 Assumed layout (the MMI "Sessions" download; any depth of folders is searched)::
 
@@ -29,15 +30,10 @@ Example::
     python tools/data/convert_mmi.py /data/MMI/Sessions data/mmi_list.txt --labels mmi_labels.csv
 """
 import argparse
-import csv
-import os
 import os.path as osp
 import sys
-import xml.etree.ElementTree as ET
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-
-SUBJECT_ATTRS = ('subject', 'subjectid', 'subject_id')
 
 
 def parse_args(argv=None):
@@ -60,125 +56,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def read_labels(path):
-    """``{name: (label, subject or '', 'file:line')}`` from the labels CSV."""
-    from est_mm.datasets import basic6_name
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'labels CSV not found: {path}')
-    rows = {}
-    with open(path, newline='', encoding='utf-8-sig') as f:
-        for lineno, row in enumerate(csv.reader(f), 1):
-            cells = [c.strip() for c in row]
-            if not any(cells) or cells[0].startswith('#'):
-                continue
-            if lineno == 1 and [c.lower() for c in cells[:2]] == ['name', 'label']:
-                continue
-            where = f'{path}:{lineno}'
-            if len(cells) not in (2, 3):
-                raise ValueError(f'{where}: expected "name,label,subject", got {",".join(row)!r}')
-            name, label_name, subject = (cells + [''])[:3]
-            label = basic6_name(label_name)
-            if label is None:
-                raise ValueError(f'{where}: unknown label {label_name!r}; expected Angry, '
-                                 f'Disgust, Fear, Happy, Sad or Surprise')
-            if osp.splitext(name)[1].lower() == '.avi':
-                name = osp.splitext(name)[0]
-            if name in rows:
-                raise ValueError(f'{where}: {name!r} is labelled twice (first at '
-                                 f'{rows[name][2]})')
-            rows[name] = (label, subject, where)
-    if not rows:
-        raise ValueError(f'{path}: no labelled videos')
-    return rows
-
-
-def xml_subject(path):
-    """The subject id stored in an XML file, or None (also for absent or unreadable files)."""
-    if not osp.isfile(path):
-        return None
-    try:
-        tree = ET.parse(path)
-    except (ET.ParseError, OSError):
-        return None
-    for elem in tree.iter():
-        tag = elem.tag.rsplit('}', 1)[-1].lower() if isinstance(elem.tag, str) else ''
-        attrs = {k.lower(): v.strip() for k, v in elem.attrib.items()}
-        if tag == 'subject':
-            value = attrs.get('id') or attrs.get('name') or (elem.text or '').strip()
-            if value:
-                return value
-        for key in SUBJECT_ATTRS:
-            if attrs.get(key):
-                return attrs[key]
-    return None
-
-
-def find_videos(root):
-    """``{name: path relative to root}`` of every .avi under root."""
-    if not osp.isdir(root):
-        raise FileNotFoundError(f'MMI root not found: {root}')
-    videos = {}
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for fname in sorted(files):
-            stem, ext = osp.splitext(fname)
-            if ext.lower() != '.avi':
-                continue
-            rel = osp.relpath(osp.join(folder, fname), root).replace(os.sep, '/')
-            if stem in videos:
-                raise ValueError(f'{root}: two videos named {stem!r}: {videos[stem]} and {rel}')
-            videos[stem] = rel
-    return videos
-
-
-def collect(root, labels, skip_missing=False):
-    """``(lines, absent names, notes)``; lines are ``(video, label, subject)``."""
-    videos = find_videos(root)
-    lines, absent, notes = [], [], []
-    for name, (label, csv_subject, where) in labels.items():
-        if name not in videos:
-            if skip_missing:
-                absent.append(name)
-                continue
-            raise FileNotFoundError(f'{where}: no video {name}.avi under {root} '
-                                    f'(see --skip-missing)')
-        rel = videos[name]
-        folder = osp.dirname(osp.join(root, rel))
-        subject = (xml_subject(osp.join(folder, f'{name}-oao_aucs.xml'))
-                   or xml_subject(osp.join(folder, 'session.xml')))
-        if subject and csv_subject and subject != csv_subject:
-            notes.append(f'{where}: subject {csv_subject!r} in the CSV, {subject!r} in the XML; '
-                         f'the XML is used')
-        subject = subject or csv_subject
-        if not subject:
-            raise ValueError(f'{where}: no subject for {name} in its XML nor in the CSV')
-        if any(c.isspace() for c in subject):
-            raise ValueError(f'{where}: subject {subject!r} must not contain spaces')
-        lines.append((rel, label, subject))
-    lines.sort(key=lambda line: line[0])
-    return lines, absent, notes
-
-
 def main(argv=None):
     args = parse_args(argv)
-    from est_mm.datasets.subject_fold_dataset import write_subject_list
+    from est_mm.datasets.converters import write_mmi_list
     try:
-        labels = read_labels(args.labels)
-        lines, absent, notes = collect(args.root, labels, args.skip_missing)
-        if not lines:
-            raise ValueError(f'none of the videos in {args.labels} is under {args.root}')
-        write_subject_list(args.out_list, lines, [
-            f'MMI videos under {osp.abspath(args.root)} (use it as data_root)',
-            f'labels from {osp.abspath(args.labels)}',
-            'written by tools/data/convert_mmi.py; format: <video> <label> <subject>'
-        ], overwrite=args.overwrite)
+        report = write_mmi_list(args.root, args.out_list, args.labels, args.skip_missing,
+                                args.overwrite)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         sys.exit(f'error: {err}')
-    for note in notes:
-        print(f'note: {note}')
-    subjects = len({s for _, _, s in lines})
-    print(f'wrote {len(lines)} videos of {subjects} subjects to {args.out_list}'
-          + (f'; {len(absent)} labelled videos not found (first: {absent[0]})' if absent else ''))
+    print('\n'.join(report))
 
 
 if __name__ == '__main__':
