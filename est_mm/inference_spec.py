@@ -149,34 +149,29 @@ class InferenceSpec:
 
 
 # ---------------------------------------------------------------------------- reading sources
-def _test_pipeline(cfg) -> Optional[list]:
-    """The test pipeline (else val, else train) of a config."""
-    for split in ('test', 'val', 'train'):
+def _split_dataset(cfg, splits=('test', 'val', 'train')) -> Optional[Mapping]:
+    """The dataset dict of the first of ``splits`` whose dataloader has one, unwrapped
+    (RepeatDataset, ...) down to the dict that holds the pipeline."""
+    for split in splits:
         loader = cfg.get(f'{split}_dataloader')
         dataset = loader.get('dataset') if loader else None
         while isinstance(dataset, Mapping) and 'pipeline' not in dataset \
                 and isinstance(dataset.get('dataset'), Mapping):
-            dataset = dataset['dataset']  # wrappers (RepeatDataset, ...)
-        if isinstance(dataset, Mapping) and dataset.get('pipeline') is not None:
-            return list(dataset['pipeline'])
-    return None
-
-
-def _test_dataset(cfg) -> Optional[Mapping]:
-    for split in ('test', 'val', 'train'):
-        loader = cfg.get(f'{split}_dataloader')
-        dataset = loader.get('dataset') if loader else None
-        while isinstance(dataset, Mapping) and isinstance(dataset.get('dataset'), Mapping):
             dataset = dataset['dataset']
         if isinstance(dataset, Mapping):
             return dataset
     return None
 
 
+def _test_pipeline(cfg) -> Optional[list]:
+    dataset = _split_dataset(cfg)
+    return list(dataset['pipeline']) if dataset and dataset.get('pipeline') else None
+
+
 def _config_classes(cfg) -> Optional[List[str]]:
     """The test dataset's class names: its ``target_classes``, ``metainfo.classes`` or its
     class's ``METAINFO`` (the registry is imported for the last)."""
-    dataset = _test_dataset(cfg)
+    dataset = _split_dataset(cfg)
     if not dataset:
         return None
     if dataset.get('target_classes'):
@@ -367,12 +362,8 @@ def apply_spec(cfg, spec: InferenceSpec):
     """Writes ``spec`` into ``cfg`` (in place, returned): the test pipeline's SnippetSampling and
     Resize (one is added after the decoding step if the pipeline has none) and the model's data
     preprocessor. Then the config's own test pipeline and model run as the spec says."""
-    loader = cfg.get('test_dataloader')
-    dataset = loader.get('dataset') if loader else None
-    while isinstance(dataset, Mapping) and 'pipeline' not in dataset and \
-            isinstance(dataset.get('dataset'), Mapping):
-        dataset = dataset['dataset']
-    if isinstance(dataset, Mapping) and dataset.get('pipeline') is not None:
+    dataset = _split_dataset(cfg, ('test', ))
+    if dataset is not None and dataset.get('pipeline') is not None:
         pipeline = [dict(s) for s in dataset['pipeline']]
         has_resize = False
         for step in pipeline:

@@ -123,7 +123,6 @@ class ESTInferencer:
                 raise ValueError(f'{config}: cannot read the config: {type(err).__name__}: '
                                  f'{first_line(err)}') from None
         cfg = copy.deepcopy(cfg)  # the spec is written into it
-        self._source = checkpoint
         self.model, self.spec, self.cfg = prepare_model(cfg, checkpoint, config=name)
         if self.spec.notes:
             warnings.warn(f'{checkpoint}: using the checkpoint\'s ' + '; '.join(self.spec.notes),
