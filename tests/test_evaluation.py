@@ -7,15 +7,15 @@ import os
 import os.path as osp
 import socket
 import time
-import uuid
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 import est_mm  # noqa: F401  (registers est_mm components, applies compat)
-from est_mm.evaluation import FERConfusionMatrix
+from est_mm.evaluation import FERConfusionMatrix, FERReportHook, write_fer_report
 from mmaction.evaluation import AccMetric, ConfusionMatrix
 from mmaction.structures import ActionDataSample
 from mmengine.logging import MMLogger
@@ -41,6 +41,15 @@ def evaluate(metric, samples, classes=None):
         metric.dataset_meta = dict(classes=classes)
     metric.process(None, [s.to_dict() for s in samples])
     return metric.evaluate(len(samples))
+
+
+def evaluate_and_write(metric, samples, classes=None, log_dir=None):
+    """evaluate, then what FERReportHook does after a test epoch of a run logging to
+    ``log_dir`` (here without a Runner: the loop and runner attributes it reads)."""
+    metrics = evaluate(metric, samples, classes)
+    loop = SimpleNamespace(evaluator=SimpleNamespace(metrics=[metric]))
+    FERReportHook().after_test_epoch(SimpleNamespace(log_dir=log_dir, test_loop=loop), metrics)
+    return metrics
 
 
 def acc_metric(samples):
@@ -84,7 +93,7 @@ def test_registered_and_subclass():
 def test_hand_made_case_metrics_and_files(tmp_path):
     samples = make_samples(GT, one_hot_scores(PRED, 3, noise=0.5))
     metric = FERConfusionMatrix(out_dir=str(tmp_path / 'report'))
-    metrics = evaluate(metric, samples, CLASSES)
+    metrics = evaluate_and_write(metric, samples, CLASSES)
 
     expected = {'fer/war': WAR, 'fer/uar': UAR,
                 **{f'fer/recall/{k}': v for k, v in RECALL.items()}}
@@ -156,7 +165,7 @@ def test_class_missing_from_ground_truth(tmp_path):
     # (a) 'Fear' never predicted: NaN recall, UAR over the 3 present classes == acc/mean1.
     samples = make_samples(GT, one_hot_scores(PRED, 4))
     metric = FERConfusionMatrix(out_dir=str(tmp_path))
-    ours = evaluate(metric, samples, classes)
+    ours = evaluate_and_write(metric, samples, classes)
     assert math.isnan(ours['fer/recall/Fear'])
     assert ours['fer/uar'] == pytest.approx(UAR)
     assert ours['fer/uar'] == pytest.approx(acc_metric(samples)['acc/mean1'])
@@ -180,14 +189,14 @@ def test_class_missing_from_ground_truth(tmp_path):
 def test_existing_files_get_a_numeric_suffix_unless_overwrite(tmp_path):
     out = tmp_path / 'out'
     first = make_samples(GT, one_hot_scores(PRED, 3))
-    evaluate(FERConfusionMatrix(out_dir=str(out)), first, CLASSES)
+    evaluate_and_write(FERConfusionMatrix(out_dir=str(out)), first, CLASSES)
     original = {name: (out / name).read_bytes() for name in REPORT}
 
     second = make_samples(GT, one_hot_scores(GT, 3))  # all correct
     with captured_warnings() as messages:
         for n in (1, 2):
             metric = FERConfusionMatrix(out_dir=str(out))
-            evaluate(metric, second, CLASSES)
+            evaluate_and_write(metric, second, CLASSES)
             assert [osp.basename(p) for p in metric.last_report_paths] == [
                 f'confusion_matrix_{n}.png', f'confusion_matrix_{n}.csv', f'fer_report_{n}.json']
     assert len(messages) == 2 and 'overwrite=False' in messages[0] and '\n' not in messages[0]
@@ -197,25 +206,33 @@ def test_existing_files_get_a_numeric_suffix_unless_overwrite(tmp_path):
     # A suffix is chosen only when none of its three names exists.
     (out / 'fer_report_3.json').write_text('{}')
     metric = FERConfusionMatrix(out_dir=str(out))
-    evaluate(metric, second, CLASSES)
+    evaluate_and_write(metric, second, CLASSES)
     assert osp.basename(metric.last_report_paths[0]) == 'confusion_matrix_4.png'
 
     metric = FERConfusionMatrix(out_dir=str(out), overwrite=True)
-    evaluate(metric, second, CLASSES)
+    evaluate_and_write(metric, second, CLASSES)
     assert [osp.basename(p) for p in metric.last_report_paths] == list(REPORT)
     assert json.loads((out / 'fer_report.json').read_text())['war'] == 1.0
     assert len(os.listdir(out)) == 3 * 4 + 1
 
 
-def test_no_out_dir_and_no_runner_writes_nothing(tmp_path, monkeypatch):
+def test_the_metric_writes_no_file_and_the_hook_writes_into_the_log_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    MMLogger.get_instance(f'no_runner_{uuid.uuid4().hex}')  # current logger: no log file
-    metric = FERConfusionMatrix()
-    with captured_warnings() as messages:
-        metrics = evaluate(metric, make_samples(GT, one_hot_scores(PRED, 3)), CLASSES)
+    out = tmp_path / 'out'
+    metric = FERConfusionMatrix(out_dir=str(out))
+    metrics = evaluate(metric, make_samples(GT, one_hot_scores(PRED, 3)), CLASSES)
     assert metrics['fer/uar'] == pytest.approx(UAR)
     assert metric.last_report_paths == [] and os.listdir(tmp_path) == []
-    assert len(messages) == 1 and 'not written' in messages[0]
+    assert write_fer_report(metric.last_report, str(out)) == [str(out / f) for f in REPORT]
+
+    log_dir = tmp_path / 'work' / '20261128_101500'
+    metric = FERConfusionMatrix()  # no out_dir: the run's log folder
+    evaluate_and_write(metric, make_samples(GT, one_hot_scores(PRED, 3)), CLASSES, str(log_dir))
+    assert metric.last_report_paths == [str(log_dir / f) for f in REPORT]
+    assert json.loads((log_dir / 'fer_report.json').read_text())['confusion_matrix'] == MATRIX
+    quiet = FERConfusionMatrix(save_files=False)
+    evaluate_and_write(quiet, make_samples(GT, one_hot_scores(PRED, 3)), CLASSES, str(tmp_path))
+    assert quiet.last_report_paths == [] and sorted(os.listdir(tmp_path)) == ['out', 'work']
 
 
 # ------------------------------------------------------------------------- Runner test loop
@@ -234,7 +251,8 @@ class TinyDataset(torch.utils.data.Dataset):
                     data_samples=ActionDataSample().set_gt_label(RUNNER_GT[idx]))
 
 
-def test_runner_test_loop_writes_into_the_run_log_dir(tmp_path):
+@pytest.mark.parametrize('loop', ['test', 'val'])
+def test_runner_loop_writes_into_the_run_log_dir(tmp_path, loop):
     from mmengine.dataset import pseudo_collate
     from mmengine.model import BaseModel
     from mmengine.runner import Runner
@@ -250,14 +268,16 @@ def test_runner_test_loop_writes_into_the_run_log_dir(tmp_path):
             return data_samples
 
     loader = torch.utils.data.DataLoader(TinyDataset(), batch_size=4, collate_fn=pseudo_collate)
+    evaluator = [
+        dict(type='AccMetric', metric_list=('top_k_accuracy', 'mean_class_accuracy'),
+             metric_options=dict(top_k_accuracy=dict(topk=(1, )))),
+        dict(type='FERConfusionMatrix')]
     runner = Runner(
-        model=FixedModel(), work_dir=str(tmp_path), test_dataloader=loader,
-        test_evaluator=[
-            dict(type='AccMetric', metric_list=('top_k_accuracy', 'mean_class_accuracy'),
-                 metric_options=dict(top_k_accuracy=dict(topk=(1, )))),
-            dict(type='FERConfusionMatrix')],
-        test_cfg=dict(type='TestLoop'), default_scope='mmaction')
-    metrics = runner.test()
+        model=FixedModel(), work_dir=str(tmp_path), default_scope='mmaction',
+        custom_hooks=[dict(type='FERReportHook')],  # as configs/_base_/default_runtime.py
+        **{f'{loop}_dataloader': loader, f'{loop}_evaluator': evaluator,
+           f'{loop}_cfg': dict(type=f'{loop.capitalize()}Loop')})
+    metrics = runner.test() if loop == 'test' else runner.val()
 
     assert metrics['fer/war'] == pytest.approx(4 / 6) == metrics['acc/top1']
     assert metrics['fer/uar'] == pytest.approx((0.5 + 1 + 0.5) / 3)
@@ -285,6 +305,8 @@ def _dist_worker(rank, world_size, port, out_dir, collect_dir, queue):
         # Each rank processes its own shard, as with a DistributedSampler.
         metric.process(None, [s.to_dict() for s in samples[rank::world_size]])
         metrics = metric.evaluate(len(samples))
+        loop = SimpleNamespace(evaluator=SimpleNamespace(metrics=[metric]))
+        FERReportHook().after_test_epoch(SimpleNamespace(log_dir=None, test_loop=loop), metrics)
         queue.put((rank, metrics, metric.last_report_paths))
     finally:
         dist.destroy_process_group()

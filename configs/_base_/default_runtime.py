@@ -16,4 +16,6 @@ default_hooks = dict(
 # ESTMetaHook: checkpoint['meta']['est'] = test sampling, frame size, classes, preprocessor, so a
 # checkpoint says how inference must feed it. EpochSeedHook: each epoch's randomness depends on
 # (seed, epoch) only, so a run resumed with --resume ends exactly as the uninterrupted one.
-custom_hooks = [dict(type='ESTMetaHook'), dict(type='EpochSeedHook')]
+# FERReportHook: writes FERConfusionMatrix's confusion_matrix.png / .csv and fer_report.json into
+# the run's log folder after each test / val epoch.
+custom_hooks = [dict(type='ESTMetaHook'), dict(type='EpochSeedHook'), dict(type='FERReportHook')]

@@ -5,9 +5,10 @@ What is measured (``iters`` timed repetitions after ``warmup``; the best (minimu
 are kept — on a shared machine the minimum is the least disturbed estimate, as ``timeit``
 recommends, and the headline ratios use it):
 
-- training step: forward + loss, backward, and a step of the config's optimizer (Adam) on inputs
-  that are already normalised tensors [B, 35, 3, S, S] (the data preprocessor is left out for
-  both models), with the three parts timed separately;
+- training step: forward + loss, backward, and a step of the config's optimizer (Adam) through
+  mmengine's ``OptimWrapper`` (``AmpOptimWrapper`` with ``amp``) as in training, on inputs that
+  are already normalised tensors [B, 35, 3, S, S] (the data preprocessor is left out for both
+  models), with the three parts timed separately;
 - inference: ``model(inputs, mode='predict')`` in eval mode without grad;
 - peak memory: each model runs in its own fresh subprocess. On CPU it is the growth of the
   process's peak resident set (``getrusage`` ``ru_maxrss``) over its resident set just before
@@ -30,7 +31,6 @@ import shutil
 import statistics
 import tempfile
 import time
-from contextlib import nullcontext
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -84,49 +84,41 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def build_optimizer(cfg, model):
-    """The config's optimizer (``optim_wrapper.optimizer``, e.g. Adam lr 1e-4 wd 1e-4) for
-    ``model``'s parameters."""
-    from mmengine.registry import OPTIMIZERS
-    return OPTIMIZERS.build(dict(cfg.optim_wrapper.optimizer, params=model.parameters()))
+def build_optim_wrapper(cfg, model, amp: bool = False):
+    """The config's ``optim_wrapper`` (e.g. Adam lr 1e-4 wd 1e-4) for ``model``, built by mmengine
+    as in training; with ``amp`` an ``AmpOptimWrapper`` (float16 autocast + loss scaling)."""
+    from mmengine.optim import build_optim_wrapper as build
+    wrapper = dict(cfg.optim_wrapper)
+    if amp:
+        wrapper.update(type='AmpOptimWrapper', dtype='float16')
+    return build(model, wrapper)
 
 
 class Stepper:
-    """One model's training step and inference call, with its own optimizer built from the
-    config. ``train_step`` returns the total seconds and records the forward (incl. loss),
-    backward and optimizer-step parts in ``self.parts``."""
+    """One model's training step and inference call, with its own mmengine optim wrapper built
+    from the config's ``optim_wrapper``. ``train_step`` returns the total seconds and records the
+    forward (incl. loss), backward and optimizer-step parts in ``self.parts``."""
 
-    def __init__(self, model, inputs, samples, device: str, amp: bool = False, cfg=None):
+    def __init__(self, model, inputs, samples, device: str, amp: bool, cfg):
         self.model = model.to(device)
         self.inputs, self.samples, self.device, self.amp = inputs, samples, device, amp
-        self.optim = (build_optimizer(cfg, model) if cfg is not None else
-                      torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4))
-        self.scaler = torch.amp.GradScaler('cuda') if amp else None
+        self.optim_wrapper = build_optim_wrapper(cfg, self.model, amp)
         self.parts = {'forward': [], 'backward': [], 'optimizer': []}
-
-    def _autocast(self):
-        if not self.amp:
-            return nullcontext()
-        return torch.autocast(self.device.split(':')[0], dtype=torch.float16)
 
     def train_step(self) -> float:
         self.model.train()
         _sync(self.device)
         t0 = time.perf_counter()
-        with self._autocast():
+        with self.optim_wrapper.optim_context(self.model):
             losses = self.model(self.inputs, self.samples, mode='loss')
             loss, _ = self.model.parse_losses(losses)
-        self.optim.zero_grad(set_to_none=True)
+        self.optim_wrapper.zero_grad(set_to_none=True)
         _sync(self.device)
         t1 = time.perf_counter()
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        self.optim_wrapper.backward(loss)
         _sync(self.device)
         t2 = time.perf_counter()
-        if self.scaler is not None:
-            self.scaler.step(self.optim)
-            self.scaler.update()
-        else:
-            self.optim.step()
+        self.optim_wrapper.step()
         _sync(self.device)
         t3 = time.perf_counter()
         for key, dt in zip(self.parts, (t1 - t0, t2 - t1, t3 - t2)):
@@ -135,10 +127,12 @@ class Stepper:
 
     @torch.no_grad()
     def infer(self) -> float:
+        from mmengine.runner import autocast
         self.model.eval()
         _sync(self.device)
         t = time.perf_counter()
-        with self._autocast():
+        with autocast(device_type=self.device.split(':')[0],
+                      dtype=torch.float16 if self.amp else None, enabled=self.amp):
             self.model(self.inputs, self.samples, mode='predict')
         _sync(self.device)
         return time.perf_counter() - t
@@ -357,6 +351,7 @@ def run_benchmark(config: str = 'configs/est_r18_dfew.py', frame_size: int = 112
             train_step_all_s=train[name], train_parts_best_s=parts, infer_s=min(infer[name]),
             infer_median_s=statistics.median(infer[name]), infer_all_s=infer[name])
     report['optimizer'] = dict(cfg.optim_wrapper.optimizer)
+    report['optim_wrapper'] = type(steppers['EST'].optim_wrapper).__name__
     del steppers, models, inputs
     est, tsn = report['models']['EST'], report['models']['TSN']
     report['ratios'] = dict(

@@ -8,8 +8,14 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from est_mm.analysis.benchmark import format_benchmark, run_benchmark  # noqa: E402
-from est_mm.utils import cfg_options_argument  # noqa: E402
+
+class CfgOptions(argparse.Action):
+    """mmengine's ``DictAction`` for ``--cfg-options``, imported only when the option is given, so
+    that ``--help`` answers without importing torch or mmengine."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mmengine.config import DictAction
+        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
 
 
 def parse_args():
@@ -53,14 +59,20 @@ def parse_args():
                         'CPU shared with other jobs, 1 avoids OpenMP stalls that hit models '
                         'with many small ops (EST\'s head, Adam over 175 tensors) hardest')
     parser.add_argument('--json', metavar='OUT', help='also write all numbers to this JSON file')
-    cfg_options_argument(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptions,
+        help='override settings of the config, key=value pairs merged into it, e.g. '
+        'train_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
+        '(quotes needed, no spaces)')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    import torch
+
+    from est_mm.analysis.benchmark import format_benchmark, run_benchmark
     if args.threads:
-        import torch
         torch.set_num_threads(args.threads)
     report = run_benchmark(
         args.config, frame_size=args.frame_size, batch=args.batch, iters=args.iters,

@@ -1,3 +1,4 @@
-from .fer_confusion_matrix import FERConfusionMatrix, fer_statistics, plot_fer_confusion_matrix
+from .fer_confusion_matrix import (FERConfusionMatrix, fer_statistics, plot_fer_confusion_matrix,
+                                   write_fer_report)
 
-__all__ = ['FERConfusionMatrix', 'fer_statistics', 'plot_fer_confusion_matrix']
+__all__ = ['FERConfusionMatrix', 'fer_statistics', 'plot_fer_confusion_matrix', 'write_fer_report']

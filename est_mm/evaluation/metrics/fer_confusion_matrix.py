@@ -16,8 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.dist import is_main_process
-from mmengine.logging import MMLogger, print_log
+from mmengine.logging import print_log
 
 from mmaction.evaluation import ConfusionMatrix
 from mmaction.registry import METRICS
@@ -152,7 +151,10 @@ class FERConfusionMatrix(ConfusionMatrix):
     recall 0; here it is left out (its recall is undefined), as in scikit-learn's
     ``balanced_accuracy_score``.
 
-    Files written (on rank 0 only; see ``out_dir`` and ``overwrite``):
+    Report files: the metric only computes the report (``last_report``, on rank 0);
+    :class:`~est_mm.engine.hooks.fer_report_hook.FERReportHook` (enabled in
+    ``configs/_base_/default_runtime.py``) writes it after each test / val epoch, on rank 0, with
+    :func:`write_fer_report`:
 
     - ``confusion_matrix.png``: row-normalised percentages, annotated cells, class names and
       per-class support on the axes, WAR and UAR in the title.
@@ -167,23 +169,21 @@ class FERConfusionMatrix(ConfusionMatrix):
             ``pred_score`` (as in the parent class), else the number of class names in
             ``dataset_meta``, else the largest label + 1.
         out_dir (str, optional): Folder for the report files (created if missing). Defaults to
-            None: the current run's log folder (``<work_dir>/<timestamp>/``, the folder of
-            ``MMLogger.get_current_instance().log_file``); if there is none (no Runner), the files
-            are not written and a one-line warning is logged.
+            None: the run's log folder (``runner.log_dir``, ``<work_dir>/<timestamp>/``).
         overwrite (bool): Rule for existing report files, in either folder: with ``False``
             (default), if any of the three names exists the files are written as
             ``confusion_matrix_<n>.png``, ``confusion_matrix_<n>.csv``, ``fer_report_<n>.json``
             with the smallest ``n >= 1`` for which none of the three exists, and a one-line
             warning names them (so e.g. evaluating every epoch keeps every report). ``True``
             replaces them.
-        save_files (bool): Write the report files. Defaults to True.
+        save_files (bool): Have the report files written. Defaults to True.
         collect_device (str): ``'cpu'`` or ``'gpu'``, for collecting results across ranks.
         prefix (str, optional): Metric name prefix. Defaults to ``'fer'``.
         collect_dir (str, optional): Folder for collecting results across ranks when
             ``collect_device='cpu'`` (see mmengine's ``BaseMetric``). Defaults to None.
 
-    After :meth:`evaluate`, ``last_report`` holds the JSON report (as a dict, on rank 0) and
-    ``last_report_paths`` the written files (empty if none).
+    After :meth:`evaluate`, ``last_report`` holds the JSON report (as a dict, on rank 0); after
+    the hook has written it, ``last_report_paths`` holds the files (empty if none).
     """
     default_prefix = 'fer'
 
@@ -263,11 +263,8 @@ class FERConfusionMatrix(ConfusionMatrix):
         return names
 
     def compute_metrics(self, results: list) -> dict:
-        """Build the matrix, write the report files, return the scalar metrics.
-
-        mmengine's ``BaseMetric.evaluate`` calls this on rank 0 only, with the results of all
-        ranks; the file writing is also guarded by ``is_main_process()`` for direct calls.
-        """
+        """Build the matrix and ``last_report``, return the scalar metrics. mmengine's
+        ``BaseMetric.evaluate`` calls this on rank 0 only, with the results of all ranks."""
         self.last_report, self.last_report_paths = None, []
         if not results:
             return {}
@@ -296,51 +293,48 @@ class FERConfusionMatrix(ConfusionMatrix):
             'recall': {n: _json_number(r) for n, r in zip(names, stats['recall'])},
             'support': {n: int(s) for n, s in zip(names, stats['support'])},
         }
-        if self.save_files and is_main_process():
-            self.last_report_paths = self._write_files(counts, names)
         return metrics
 
-    # ----------------------------------------------------------------------------- files
     @staticmethod
     def _warn(message: str) -> None:
-        print_log(f'FERConfusionMatrix: {message}', logger='current', level=logging.WARNING)
+        _warn(message)
 
-    def _resolve_out_dir(self) -> Optional[str]:
-        if self.out_dir is not None:
-            return str(self.out_dir)
-        log_file = getattr(MMLogger.get_current_instance(), 'log_file', None)
-        if log_file and osp.isdir(osp.dirname(osp.abspath(log_file))):
-            return osp.dirname(osp.abspath(log_file))
-        return None
 
-    def _report_paths(self, out_dir: str) -> List[str]:
-        paths = [osp.join(out_dir, f) for f in REPORT_FILES]
-        if self.overwrite or not any(osp.exists(p) for p in paths):
-            return paths
-        n = 1
-        while True:
-            suffixed = [osp.join(out_dir, f'{stem}_{n}{ext}')
-                        for stem, ext in map(osp.splitext, REPORT_FILES)]
-            if not any(osp.exists(p) for p in suffixed):
-                self._warn(f'report files exist in {out_dir} (overwrite=False); writing '
-                           f'{", ".join(osp.basename(p) for p in suffixed)}')
-                return suffixed
-            n += 1
+def _warn(message: str) -> None:
+    print_log(f'FERConfusionMatrix: {message}', logger='current', level=logging.WARNING)
 
-    def _write_files(self, counts: np.ndarray, names: List[str]) -> List[str]:
-        out_dir = self._resolve_out_dir()
-        if out_dir is None:
-            self._warn('no out_dir and no run log folder (no Runner); report files not written')
-            return []
-        os.makedirs(out_dir, exist_ok=True)
-        png, csv_path, json_path = self._report_paths(out_dir)
 
-        plot_fer_confusion_matrix(counts, names, path=png)
-        with open(csv_path, 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['true\\pred', *names])
-            for name, row in zip(names, counts.tolist()):
-                writer.writerow([name, *row])
-        with open(json_path, 'w') as f:
-            json.dump(self.last_report, f, indent=2, allow_nan=False)
-        return [png, csv_path, json_path]
+def _report_paths(out_dir: str, overwrite: bool) -> List[str]:
+    """The three report paths in ``out_dir``; unless ``overwrite``, with the smallest numeric
+    suffix ``_<n>`` for which none of the three exists when any unsuffixed one does."""
+    paths = [osp.join(out_dir, f) for f in REPORT_FILES]
+    if overwrite or not any(osp.exists(p) for p in paths):
+        return paths
+    n = 1
+    while True:
+        suffixed = [osp.join(out_dir, f'{stem}_{n}{ext}')
+                    for stem, ext in map(osp.splitext, REPORT_FILES)]
+        if not any(osp.exists(p) for p in suffixed):
+            _warn(f'report files exist in {out_dir} (overwrite=False); writing '
+                  f'{", ".join(osp.basename(p) for p in suffixed)}')
+            return suffixed
+        n += 1
+
+
+def write_fer_report(report: Dict, out_dir: str, overwrite: bool = False) -> List[str]:
+    """Writes a :class:`FERConfusionMatrix` report (its ``last_report``) into ``out_dir``
+    (created if missing) as confusion_matrix.png, confusion_matrix.csv and fer_report.json
+    (:data:`REPORT_FILES`; numbered ``_<n>`` instead of replacing existing files unless
+    ``overwrite``) and returns the three paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    png, csv_path, json_path = _report_paths(out_dir, overwrite)
+    names, counts = report['classes'], np.asarray(report['confusion_matrix'], dtype=np.int64)
+    plot_fer_confusion_matrix(counts, names, path=png)
+    with open(csv_path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['true\\pred', *names])
+        for name, row in zip(names, counts.tolist()):
+            writer.writerow([name, *row])
+    with open(json_path, 'w') as f:
+        json.dump(report, f, indent=2, allow_nan=False)
+    return [png, csv_path, json_path]

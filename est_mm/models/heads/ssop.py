@@ -119,9 +119,10 @@ class SSOPBranch(nn.Module):
     ``permutations`` (default: ``num_permutations`` max-Hamming ones drawn with ``seed``);
     ``detach`` (official behaviour): R reaches the branch without gradient, so SSOP trains the
     encoder only through T. ``forward(R [B, n, d], T [B, d])`` draws one permutation per clip,
-    shuffles O_i = R_i + T and returns (logits [B, P], permutation index [B]). Because the encoder is permutation-equivariant
-    and the one-query decoder permutation-invariant, shuffling O after the Transformer equals the
-    official shuffle of the input snippets (positional codes travel with their snippet).
+    shuffles O_i = R_i + T and returns (logits [B, P], permutation index [B]). Because the
+    encoder is permutation-equivariant and the one-query decoder permutation-invariant, shuffling
+    O after the Transformer equals the official shuffle of the input snippets (positional codes
+    travel with their snippet).
     With ``sync_bn`` (default) the classifier's BatchNorms are :class:`GlobalBatchNorm1d`: in a
     distributed run their statistics span the global batch, so one clip per process trains.
     Training on fewer than 2 clips in all raises :class:`SSOPBatchError`.
