@@ -12,7 +12,7 @@ import torch
 
 from .utils.safe_checkpoint import atomic_torch_save, safe_checkpoint_globals, safe_load_checkpoint
 
-# mmcv-lite on purpose (DESIGN.md §3); set before mmaction's models import mmcv.cnn.bricks.transformer
+# mmcv-lite on purpose (DESIGN.md §3); set before mmaction imports mmcv.cnn.bricks.transformer
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``',
                         category=UserWarning, module=r'mmcv\.cnn\.bricks\.transformer')
 
@@ -42,8 +42,9 @@ def _placeholder_drn() -> None:
 
 
 def _allow_mmengine_checkpoints() -> None:
-    """torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7 checkpoints contain the types of
-    :func:`~est_mm.utils.safe_checkpoint.safe_checkpoint_globals`, so test/resume fail without allowing exactly those (never ``weights_only=False``)."""
+    """torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7 checkpoints contain the
+    types of :func:`~est_mm.utils.safe_checkpoint.safe_checkpoint_globals`, so test/resume fail
+    without allowing exactly those (never ``weights_only=False``)."""
     torch.serialization.add_safe_globals(safe_checkpoint_globals())
 
 

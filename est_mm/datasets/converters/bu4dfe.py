@@ -52,7 +52,8 @@ def collect(root: str, skip_unknown: bool = False,
 def write_bu4dfe_list(root: str, out_list: str, skip_unknown: bool = False,
                       skip_empty: bool = False, overwrite: bool = False) -> List[str]:
     """Write the list of the sequences under ``root`` to ``out_list``; return the lines to show
-    (the summary). Raises ``FileNotFoundError``, ``FileExistsError`` or ``ValueError`` (one line)."""
+    (the summary). Raises ``FileNotFoundError``, ``FileExistsError`` or ``ValueError`` (one
+    line)."""
     lines, skipped = collect(root, skip_unknown, skip_empty)
     write_subject_list(out_list, lines, [
         f'BU-4DFE sequences under {osp.abspath(root)} (use it as data_root)',
