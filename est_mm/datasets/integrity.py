@@ -18,7 +18,6 @@ from typing import List, NamedTuple, Optional, Sequence
 import numpy as np
 
 from ..utils.errors import first_line
-from ..utils.errors import last_line as one_line  # noqa: F401  (tools/test.py imports this name)
 
 DUPLICATE_POLICIES = ('warn', 'error', 'drop')
 BAD_SAMPLE_POLICIES = ('error', 'skip')
