@@ -1,11 +1,12 @@
 """Deployment of trained EST models.
 
 * :mod:`est_mm.deploy.onnx_export`: config + checkpoint → ``.onnx`` (normalisation inside the
-  graph, class names / frame size / sampling in the metadata), verified against PyTorch with ONNX
-  Runtime. Command line: ``tools/deployment/export_onnx.py``.
+  graph, the model's :class:`~est_mm.inference_spec.InferenceSpec` in the metadata), verified
+  against PyTorch with ONNX Runtime. Command line: ``tools/deployment/export_onnx.py``.
 * :mod:`est_mm.deploy.onnx_backend`: :class:`ONNXModel`, which runs such a file with numpy, OpenCV
-  and onnxruntime only (no torch, no model code).
+  and onnxruntime only (no torch, no model code), and :func:`preprocess_clips`, the ONNX side's
+  one frame preprocessing. ``import est_mm.deploy`` works without torch.
 """
-from .onnx_backend import ONNXModel
+from .onnx_backend import ONNXModel, preprocess_clips
 
-__all__ = ['ONNXModel']
+__all__ = ['ONNXModel', 'preprocess_clips']
