@@ -25,7 +25,8 @@ def est_checkpoint_meta(cfg, classes: Optional[Sequence[str]] = None, model=None
 @HOOKS.register_module()
 class ESTMetaHook(Hook):
     """Adds ``checkpoint['meta']['est']`` (:func:`est_checkpoint_meta`, classes from the
-    training set's ``dataset_meta``) before every checkpoint is saved. The SSOP permutations are
+    training set's ``dataset_meta``) before every checkpoint is saved; nothing for a config
+    without a SnippetSampling step. The SSOP permutations are
     already in the state dict. :func:`est_mm.inference_spec.resolve_spec` prefers these values
     over a config's."""
 
@@ -35,4 +36,7 @@ class ESTMetaHook(Hook):
         meta = checkpoint.setdefault('meta', {})
         classes = (meta.get('dataset_meta') or {}).get('classes')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        meta[META_KEY] = est_checkpoint_meta(runner.cfg, classes, model)
+        try:
+            meta[META_KEY] = est_checkpoint_meta(runner.cfg, classes, model)
+        except ValueError:  # not an EST config (no SnippetSampling): nothing to store
+            pass
