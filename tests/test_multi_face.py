@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from est_mm.apis.faces import detect_video, track_main_face
-from est_mm.apis.multi_face import associate, detect_with_appearance, track_faces
+from est_mm.faces import (associate, detect_video, detect_with_appearance, track_faces,
+                          track_main_face)
 
 FEAT_DATA = osp.join(importlib.util.find_spec('feat').submodule_search_locations[0], 'tests',
                      'data')

@@ -6,6 +6,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
+from tools.argtypes import number  # noqa: E402
 
 
 def parse_args():
@@ -26,27 +27,28 @@ def parse_args():
     parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda if available)')
     parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'],
                         help='face detector (default: retinaface, as in the paper)')
-    parser.add_argument('--detect-every', type=int, default=1,
+    parser.add_argument('--detect-every', type=number(int, 1), default=1,
                         help='run the detector on every k-th frame only, interpolating the box '
                         'in between (faster on CPU; default: 1)')
-    parser.add_argument('--margin', type=float, default=1.25,
+    parser.add_argument('--margin', type=number(float, 0, strict=True), default=1.25,
                         help='face crop side = margin × the longer box side (default: 1.25)')
-    parser.add_argument('--smooth', type=int, default=5,
-                        help='moving-average window (frames) over the face box (default: 5)')
+    parser.add_argument('--smooth', type=number(int, 0), default=5,
+                        help='moving-average window (frames) over the face box; 0 or 1 = off '
+                        '(default: 5)')
     parser.add_argument('--align', action='store_true',
                         help='rotate face crops so the eyes are level (5-point alignment)')
     parser.add_argument('--no-face-crop', action='store_true',
                         help='the video already shows one cropped face: skip detection')
-    parser.add_argument('--window', type=int,
+    parser.add_argument('--window', type=number(int, 1),
                         help='frames per EST window (default: the sampler\'s 105)')
-    parser.add_argument('--stride', type=int,
+    parser.add_argument('--stride', type=number(int, 1),
                         help='frames between window starts (default: half a window)')
-    parser.add_argument('--max-faces', type=int,
+    parser.add_argument('--max-faces', type=number(int, 1),
                         help='follow at most this many faces, the biggest and most persistent '
                         '(default: all)')
-    parser.add_argument('--min-track-len', type=int, default=10,
+    parser.add_argument('--min-track-len', type=number(int, 1), default=10,
                         help='drop face tracks spanning fewer frames (default: 10)')
-    parser.add_argument('--max-gap', type=int, default=25,
+    parser.add_argument('--max-gap', type=number(int, 1), default=25,
                         help='a face missed (e.g. occluded) for up to this many frames keeps '
                         'its track id (default: 25)')
     parser.add_argument('--overwrite', action='store_true',
@@ -57,25 +59,29 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from est_mm.apis.demo import demo_outputs, run_demo
-    from est_mm.apis.faces import NoFaceError, VideoReadError
-    from est_mm.apis.inference import ESTInferencer
-    from est_mm.utils import CheckpointError, OutputExistsError, refuse_existing
+    if osp.isdir(args.video):
+        raise SystemExit(f'{args.video}: is a directory; the demo takes one video file')
     if not osp.isfile(args.video):
         raise SystemExit(f'{args.video}: no such file')
+    from est_mm.apis.demo import demo_outputs, run_demo
+    from est_mm.apis.inference import ESTInferencer
+    from est_mm.faces import NoFaceError
+    from est_mm.utils import OutputExistsError, refuse_existing
+    from est_mm.utils.errors import first_line
+    from est_mm.video import VideoReadError
     try:  # before any work: never replace earlier results silently
         refuse_existing(demo_outputs(args.video, args.out_dir, args.pred_out_file,
                                      args.vid_out_dir).values(), args.overwrite)
     except OutputExistsError as err:
         raise SystemExit(str(err))
-    try:
+    try:  # ESTInferencer's errors name the checkpoint, config or device themselves
         inferencer = ESTInferencer(None if args.backend == 'onnxruntime' else args.config,
                                    args.checkpoint, device=args.device, window=args.window,
                                    stride=args.stride, backend=args.backend)
-    except CheckpointError as err:  # refused (unsafe pickle), truncated, missing: one line
-        raise SystemExit(str(err))
-    except Exception as err:  # noqa: BLE001 - one clear line for a bad checkpoint or config
-        raise SystemExit(f'{args.checkpoint}: cannot load: {str(err).splitlines()[0]}')
+    except (ValueError, OSError, RuntimeError) as err:  # CheckpointError names its file
+        raise SystemExit(first_line(err))
+    except Exception as err:  # noqa: BLE001 - unexpected: one line with the error's type
+        raise SystemExit(f'cannot set up the model: {type(err).__name__}: {first_line(err)}')
     try:
         report = run_demo(args.video, inferencer, args.out_dir, detector=args.detector,
                           detect_every=args.detect_every, margin=args.margin,
@@ -85,7 +91,7 @@ def main():
                           max_faces=args.max_faces, min_track_len=args.min_track_len,
                           max_gap=args.max_gap)
     except (NoFaceError, VideoReadError, ValueError, OutputExistsError) as err:
-        raise SystemExit(str(err).splitlines()[0])
+        raise SystemExit(first_line(err))
     speed = report['seconds_per_video_second'] or {}
     print(f"{args.video}: {report['label']} ({100 * max(report['scores'].values()):.1f} %), "
           f"{len(report['windows'])} window(s) over {report['num_frames']} frames")

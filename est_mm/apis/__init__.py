@@ -1,22 +1,13 @@
-"""High-level APIs. Face preprocessing of raw videos: :mod:`.faces`, :mod:`.face_detectors`."""
-from .face_detectors import FACE_DETECTORS  # noqa: F401
-from .face_detectors import FaceDetector  # noqa: F401
-from .face_detectors import RetinaFaceDetector  # noqa: F401
-from .face_detectors import YuNetDetector  # noqa: F401
-from .face_detectors import build_face_detector  # noqa: F401
-from .faces import ArrayFrames  # noqa: F401
-from .faces import FaceTrack  # noqa: F401
-from .faces import NoFaceError  # noqa: F401
-from .faces import VideoFrames  # noqa: F401
-from .faces import VideoReadError  # noqa: F401
-from .faces import crop_face  # noqa: F401
-from .faces import crop_main_face  # noqa: F401
-from .faces import detect_video  # noqa: F401
-from .faces import extract_faces  # noqa: F401
-from .faces import extract_video_faces  # noqa: F401
-from .faces import find_videos  # noqa: F401
-from .faces import format_extract_summary  # noqa: F401
-from .faces import iter_face_crops  # noqa: F401
-from .faces import open_frames  # noqa: F401
-from .faces import read_video  # noqa: F401
-from .faces import track_main_face  # noqa: F401
+"""High-level APIs: :mod:`.inference` (EST on face clips), :mod:`.demo` (raw video → faces →
+EST → JSON, timeline, annotated video). The face pieces they use live in :mod:`est_mm.video`
+(reading), :mod:`est_mm.faces` (detection, tracking, cropping) and
+:mod:`est_mm.datasets.face_extraction` (frame folders for training); their names are
+re-exported here."""
+from ..datasets.face_extraction import (TRACK_FILE, extract_faces,  # noqa: F401
+                                        extract_video_faces, find_videos,
+                                        format_extract_summary)
+from ..faces import (FACE_DETECTORS, FaceDetector, FaceTrack, NoFaceError,  # noqa: F401
+                     RetinaFaceDetector, YuNetDetector, build_face_detector, crop_face,
+                     crop_main_face, detect_video, iter_face_crops, track_faces,
+                     track_main_face)
+from ..video import ArrayFrames, VideoFrames, VideoReadError, open_frames  # noqa: F401

@@ -1,17 +1,18 @@
-"""Raw video → face track → EST → JSON, timeline PNG and (optionally) an annotated video.
-``tools/demo.py`` parses arguments and calls :func:`run_demo`."""
+"""Raw video → face tracks → EST per face → JSON, timeline PNG and (optionally) an annotated
+video. ``tools/demo.py`` parses arguments and calls :func:`run_demo`."""
 import glob
 import json
 import os
 import os.path as osp
-import time
 from typing import Dict, Optional
 
 import numpy as np
 
-from .faces import iter_face_crops, open_frames, track_main_face
-from .inference import ESTInferencer
-from .multi_face import predict_person, track_faces
+from ..faces import crop_face, iter_face_crops, track_faces, track_main_face
+from ..faces.multi_face import PersonFaceTrack
+from ..utils.stage_timer import StageTimer
+from ..video import open_frames
+from .inference import ESTInferencer, VideoResult
 from .visualize import frame_labels, plot_timeline, write_annotated_video
 
 
@@ -49,24 +50,25 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
     from ..utils.files import refuse_existing
     outputs = demo_outputs(video, out_dir, pred_out_file, vid_out_dir)
     stem = osp.splitext(osp.basename(video))[0]
-    refuse_existing(list(outputs.values()) +
-                    glob.glob(osp.join(glob.escape(out_dir), f'{glob.escape(stem)}_track*_timeline.png')),
-                    overwrite)
+    track_pngs = osp.join(glob.escape(out_dir), f'{glob.escape(stem)}_track*_timeline.png')
+    refuse_existing(list(outputs.values()) + glob.glob(track_pngs), overwrite)
     frames = open_frames(video)
     total, fps = frames.num_frames, frames.fps
-    timings: Dict[str, float] = {}
+    times = frames.frame_times()
+    timer = StageTimer()
     if crop_faces:
-        people = _face_tracks(frames, inferencer, detector, detect_every, margin, smooth, align,
-                              face_size, max_faces, min_track_len, max_gap, timings)
+        people = _face_tracks(frames, times, inferencer, detector, detect_every, margin, smooth,
+                              align, face_size, max_faces, min_track_len, max_gap, timer)
     else:
-        tic = time.perf_counter()
-        result = inferencer.predict(lambda idx: list(frames.get(list(idx))), total, fps,
-                                    name=video)
-        timings['est'] = time.perf_counter() - tic
-        people = [dict(id=1, first=0, last=total - 1, result=result, face=None)]
+        with timer('est'):
+            result = inferencer.predict(lambda idx: list(frames.get(list(idx))), total, fps,
+                                        name=video)
+        people = [dict(id=1, first=0, last=total - 1, face=None,
+                       result=place_windows(result, 0, times))]
     main = max(people, key=lambda p: (p['last'] - p['first'], -p['id']))
     result = main['result']
-    duration = total / fps if fps else None
+    duration = float(times[-1]) if times is not None else None
+    timings = timer.seconds
     report = dict(
         video=osp.abspath(video), num_frames=total, fps=fps, duration_s=duration,
         label=result.label_name, scores=dict(zip(result.classes, result.scores)),
@@ -93,13 +95,13 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
                       min_track_len=min_track_len, max_gap=max_gap))
     _write_json(outputs['json'], report)
     report['outputs'] = dict(json=outputs['json'], timeline=plot_timeline(
-        result, outputs['timeline'], inferencer.sampler))
+        result, outputs['timeline'], inferencer.sampler, times=times))
     if len(people) > 1:
         for p in people:
             report['outputs'][f'timeline_track{p["id"]}'] = plot_timeline(
                 p['result'], osp.join(out_dir, f'{stem}_track{p["id"]}_timeline.png'),
                 inferencer.sampler, title=f'{stem}: face #{p["id"]} (frames {p["first"]}–'
-                f'{p["last"]}): {p["result"].label_name}')
+                f'{p["last"]}): {p["result"].label_name}', times=times)
     if vid_out_dir:
         annotations = _annotations(people, total)
         stream = (f for _, chunk in frames.chunks() for f in chunk)
@@ -108,36 +110,69 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
     return report
 
 
-def _face_tracks(frames, inferencer, detector, detect_every, margin, smooth, align, face_size,
-                 max_faces, min_track_len, max_gap, timings):
+def place_windows(result: VideoResult, offset: int, times: Optional[np.ndarray]) -> VideoResult:
+    """Moves a :class:`VideoResult` whose frames count from ``offset`` (a person's first frame)
+    onto the video's frame numbers, with window times from the video's frame times
+    ``[T + 1]`` (timestamps, so right for a variable frame rate; None: no times)."""
+    for w in result.windows:
+        w.start, w.end = w.start + offset, w.end + offset
+        w.frame_inds = [i + offset for i in w.frame_inds]
+        w.start_time, w.end_time = ((float(times[w.start]), float(times[w.end]))
+                                    if times is not None else (None, None))
+    return result
+
+
+def _main_face(frames, times, inferencer, dets, margin, smooth, align, face_size, timer):
+    """The single-face path: the main face tracked over the whole video, crops of the sampled
+    frames only."""
+    total = frames.num_frames
+    with timer('track'):
+        track = track_main_face(dets, smooth, name=frames.path)  # NoFaceError if none
+    windows = inferencer.window_indices(total)
+    needed = np.unique(np.concatenate([ind for _, _, ind in windows]))
+    crops = next(iter_face_crops(frames, track, face_size, margin, align, needed, timer))[1]
+    by_frame = dict(zip(needed.tolist(), crops))
+    track.fps, track.frame_size = frames.fps, (frames.height, frames.width)
+    with timer('est'):
+        result = inferencer.predict(lambda idx: [by_frame[i] for i in idx], total, frames.fps,
+                                    name=frames.path)
+    return dict(id=1, first=0, last=total - 1, result=place_windows(result, 0, times),
+                face=track)
+
+
+def predict_person(frames, times, person: PersonFaceTrack, inferencer: ESTInferencer,
+                   size: int = 224, margin: float = 1.25, align: bool = False,
+                   timer: Optional[StageTimer] = None) -> VideoResult:
+    """EST over one person's span: crops only the sampled frames along the person's box, runs
+    the sliding windows and returns a :class:`VideoResult` on the video's frame numbers."""
+    timer = timer or StageTimer()
+    length = person.last - person.first + 1
+    needed = np.unique(np.concatenate([ind for _, _, ind in inferencer.window_indices(length)]))
+    face = person.face
+    with timer('crop'):
+        images = frames.get([person.first + int(i) for i in needed])
+        crops = {int(i): crop_face(img, face.boxes[i], size, margin, face.landmarks[i], align)
+                 for i, img in zip(needed, images)}
+    with timer('est'):
+        result = inferencer.predict(lambda idx: [crops[int(i)] for i in idx], length,
+                                    frames.fps, name=frames.path)
+    result.num_frames = frames.num_frames
+    return place_windows(result, person.first, times)
+
+
+def _face_tracks(frames, times, inferencer, detector, detect_every, margin, smooth, align,
+                 face_size, max_faces, min_track_len, max_gap, timer):
     """[dict(id, first, last, result, face)] for every tracked face; a single face goes through
     the main-face path (track over the whole video, crops of the sampled frames only)."""
     persons, dets = track_faces(frames, detector, detect_every, max_faces, min_track_len,
-                                max_gap, smooth, timings=timings)
-    total = frames.num_frames
+                                max_gap, smooth, timer=timer)
     if len(persons) <= 1:
-        track = track_main_face(dets, smooth, name=frames.path)  # NoFaceError if none
-        windows = inferencer.window_indices(total)
-        needed = np.unique(np.concatenate([ind for _, _, ind in windows]))
-        crops = next(iter_face_crops(frames, track, face_size, margin, align, needed,
-                                     timings))[1]
-        by_frame = dict(zip(needed.tolist(), crops))
-        track.fps, track.frame_size = frames.fps, (frames.height, frames.width)
-        tic = time.perf_counter()
-        result = inferencer.predict(lambda idx: [by_frame[i] for i in idx], total, frames.fps,
-                                    name=frames.path)
-        timings['est'] = time.perf_counter() - tic
-        return [dict(id=1, first=0, last=total - 1, result=result, face=track)]
-    people = []
-    for person in persons:
-        tic = time.perf_counter()
-        crop_time = timings.get('crop', 0.0)
-        result = predict_person(frames, person, inferencer, face_size, margin, align, timings)
-        timings['est'] = (timings.get('est', 0.0) + time.perf_counter() - tic -
-                          (timings.get('crop', 0.0) - crop_time))
-        people.append(dict(id=person.track_id, first=person.first, last=person.last,
-                           result=result, face=person.face))
-    return people
+        return [_main_face(frames, times, inferencer, dets, margin, smooth, align, face_size,
+                           timer)]
+    return [dict(id=person.track_id, first=person.first, last=person.last, face=person.face,
+                 result=predict_person(frames, times, person, inferencer, face_size, margin,
+                                       align, timer))
+            for person in persons]
 
 
 def _annotations(people, total):

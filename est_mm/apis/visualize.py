@@ -25,28 +25,34 @@ def snippet_spans(window, geometry=None):
     return [(window.start + int(a), window.start + int(b)) for a, b in spans]
 
 
-def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional[str] = None):
+def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional[str] = None,
+                  times: Optional[np.ndarray] = None):
     """Writes a PNG: top, each class's probability per window over time (overall label in the
     title); bottom, the snippet attention of every window painted over the frames it covers.
     ``geometry``: the test-time snippet geometry, a SnippetGeometry or anything with a
-    ``.geometry`` (the inferencer's SnippetSampling, an ONNXModel); None: the defaults."""
+    ``.geometry`` (the inferencer's SnippetSampling, an ONNXModel); None: the defaults.
+    ``times``: the start of every frame and the end of the last, ``[num_frames + 1]`` seconds
+    (from the video's timestamps, e.g. ``VideoFrames.frame_times()``); None: frame / fps, or
+    frame numbers without an fps."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fps = result.fps or 1.0
-    unit = 's' if result.fps else 'frame'
+    total = max(result.num_frames, 1)
+    unit = 's' if times is not None or result.fps else 'frame'
+    if times is None:
+        times = np.arange(total + 1) / (result.fps or 1.0)
     geometry = _geometry(geometry)
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
                                   gridspec_kw=dict(height_ratios=[3, 1.3]))
-    centres = np.array([(w.start + w.end) / 2 / fps for w in result.windows])
+    centres = np.array([(times[w.start] + times[w.end]) / 2 for w in result.windows])
     scores = np.array([w.scores for w in result.windows])
     colours = plt.cm.tab10(np.arange(len(result.classes)) % 10)
     for k, name in enumerate(result.classes):
         ax.plot(centres, scores[:, k], '-o' if len(centres) < 40 else '-', ms=4, lw=1.8,
                 color=colours[k], label=name)
     for w in result.windows:
-        ax.axvspan(w.start / fps, w.end / fps, color=colours[w.label], alpha=0.04, lw=0)
+        ax.axvspan(times[w.start], times[w.end], color=colours[w.label], alpha=0.04, lw=0)
     ax.set_ylim(0, 1)
     ax.set_ylabel('probability')
     ax.legend(ncol=min(len(result.classes), 6), fontsize=8, loc='upper right', framealpha=0.8)
@@ -54,14 +60,14 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
     ax.set_title(title or f'{osp.basename(result.source)}: {result.label_name} '
                  f'({100 * max(result.scores):.0f} %) — {len(result.windows)} window(s)')
     # snippet attention: one row per window, each snippet's weight over the frames it covers
-    total = max(result.num_frames, 1)
     heat = np.full((len(result.windows), total), np.nan)
     for r, w in enumerate(result.windows):
         for (a, b), att in zip(snippet_spans(w, geometry), w.snippet_attention):
             heat[r, a:b] = np.fmax(heat[r, a:b], att)
-    im = ax2.imshow(heat, aspect='auto', cmap='magma', interpolation='nearest',
-                    extent=(0, total / fps, len(result.windows), 0), vmin=0,
-                    vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
+    im = ax2.pcolormesh(times[:total + 1], np.arange(len(result.windows) + 1),
+                        np.ma.masked_invalid(heat), cmap='magma', vmin=0,
+                        vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
+    ax2.set_ylim(len(result.windows), 0)
     ax2.set_ylabel('window')
     ax2.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax2.set_xlabel(f'time ({unit})')

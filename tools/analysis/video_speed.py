@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from tools.argtypes import number  # noqa: E402
 
 
 def parse_args():
@@ -19,10 +20,11 @@ def parse_args():
     parser.add_argument('checkpoint', help='.pth checkpoint of that config')
     parser.add_argument('--onnx', help='its ONNX export (tools/deployment/export_onnx.py); '
                         'without it only PyTorch is measured')
-    parser.add_argument('--frames', type=int, default=240, help='clip length (default: 240)')
-    parser.add_argument('--detect-every', type=int, default=4,
+    parser.add_argument('--frames', type=number(int, 1), default=240,
+                        help='clip length (default: 240)')
+    parser.add_argument('--detect-every', type=number(int, 1), default=4,
                         help='detector on every k-th frame (default: 4)')
-    parser.add_argument('--stride', type=int, default=105,
+    parser.add_argument('--stride', type=number(int, 1), default=105,
                         help='frames between EST windows (default: 105, no overlap)')
     parser.add_argument('--json', help='also write the table here')
     return parser.parse_args()

@@ -12,6 +12,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from tools.argtypes import number  # noqa: E402
 
 DESCRIPTION = """\
 For every video, find the main face (RetinaFace or YuNet detections linked frame to frame by
@@ -23,7 +24,9 @@ detected mask, scores, landmarks).
 
 <name> is the video's path relative to an INPUT folder without its extension (sub-folders are
 kept, so equal file names in different folders do not collide), the stem of a video given as
-a file, or the path relative to --list-root for --list entries.
+a file, or the path relative to --list-root for --list entries. Symbolic links to folders are
+followed; a link back to a folder already searched (a loop) is named in the summary and not
+searched twice.
 
 Resumable: a video is written into <name>.tmp/ and renamed to <name>/ only when complete (the
 JSON is written last), so an existing <name>/ is always finished and is skipped (unless
@@ -31,7 +34,8 @@ JSON is written last), so an existing <name>/ is always finished and is skipped 
 
 A video in which no face is found is reported and skipped (no folder; not a failure). An
 unreadable, corrupt or empty video, a missing input, or a name already used by another video
-is a failure. The exit code is 1 if any video failed, else 0. The summary reports the
+is a failure. The exit code is 1 if any video failed, else 0; Ctrl-C stops with one line and
+exit code 130 (finished folders are kept; rerun to resume). The summary reports the
 processing time in seconds per second of video, per phase (decode, detect, crop, write).
 """
 
@@ -55,30 +59,30 @@ def parse_args(argv=None):
     parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'],
                         help='face detector: RetinaFace-mnet0.25 (ONNX, fast on CPU) or '
                         'YuNet (libfacedetection, slower here) (default: %(default)s)')
-    parser.add_argument('--score-threshold', type=float, default=None,
+    parser.add_argument('--score-threshold', type=number(float, 0), default=None,
                         help='keep detections scoring above this, 0..1 (default: 0.9 for '
                         'retinaface, 0.5 for yunet)')
-    parser.add_argument('--max-side', type=int, default=640,
+    parser.add_argument('--max-side', type=number(int, 0), default=640,
                         help='detect on frames shrunk so their longer side is at most this many '
                         'pixels (boxes are mapped back; crops are always cut from the full '
                         'frame); 0 = full resolution (default: %(default)s)')
-    parser.add_argument('--detect-every', type=int, default=1, metavar='K',
+    parser.add_argument('--detect-every', type=number(int, 1), default=1, metavar='K',
                         help='detect on every K-th frame only (and the last), interpolating the '
                         'box in between; the main speed lever (default: %(default)s)')
-    parser.add_argument('--size', type=int, default=224,
+    parser.add_argument('--size', type=number(int, 1), default=224,
                         help='side of the square crops in pixels (default: %(default)s)')
-    parser.add_argument('--margin', type=float, default=1.25,
+    parser.add_argument('--margin', type=number(float, 0, strict=True), default=1.25,
                         help='crop side = MARGIN x the longer side of the face box; parts '
                         'outside the frame are black (default: %(default)s)')
-    parser.add_argument('--smooth', type=int, default=5, metavar='FRAMES',
+    parser.add_argument('--smooth', type=number(int, 0), default=5, metavar='FRAMES',
                         help='centred moving average over FRAMES frames of the box centre, '
                         'size and landmarks, against jitter; 0 or 1 = off '
                         '(default: %(default)s)')
     parser.add_argument('--align', action='store_true',
                         help='rotate each crop so the eyes are level (from the 5 landmarks)')
-    parser.add_argument('--jpeg-quality', type=int, default=95,
+    parser.add_argument('--jpeg-quality', type=number(int, 0), default=95,
                         help='JPEG quality 0..100 (default: %(default)s)')
-    parser.add_argument('--workers', type=int, default=1,
+    parser.add_argument('--workers', type=number(int, 1), default=1,
                         help='parallel processes, each with its own detector and '
                         'cpu_count/WORKERS detector threads (default: %(default)s)')
     parser.add_argument('--overwrite', action='store_true',
@@ -91,18 +95,17 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.inputs and not args.list:
         parser.error('give at least one INPUT or --list FILE')
-    for name in ('detect_every', 'size', 'workers'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be at least 1')
-    if args.margin <= 0 or args.max_side < 0 or not 0 <= args.jpeg_quality <= 100:
-        parser.error('--margin must be > 0, --max-side >= 0, --jpeg-quality in 0..100')
+    if args.jpeg_quality > 100:
+        parser.error(f'argument --jpeg-quality: must be <= 100, got {args.jpeg_quality}')
+    if args.score_threshold is not None and args.score_threshold > 1:
+        parser.error(f'argument --score-threshold: must be <= 1, got {args.score_threshold}')
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from est_mm.apis.faces import extract_faces, format_extract_summary
     try:
+        from est_mm.datasets.face_extraction import extract_faces, format_extract_summary
         summary = extract_faces(
             args.inputs, args.out, list_file=args.list, list_root=args.list_root,
             detector=args.detector, score_threshold=args.score_threshold,
@@ -110,6 +113,10 @@ def main(argv=None):
             smooth=args.smooth, align=args.align, detect_every=args.detect_every,
             jpeg_quality=args.jpeg_quality, workers=args.workers, overwrite=args.overwrite,
             progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print('\ninterrupted: finished folders are kept; run the same command again to resume',
+              file=sys.stderr)
+        sys.exit(130)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
     print(format_extract_summary(summary, args.workers))
