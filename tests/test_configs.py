@@ -36,6 +36,13 @@ def test_config_parses_and_has_the_paper_recipe(path):
     assert cfg.optim_wrapper.optimizer.type == 'Adam' and cfg.optim_wrapper.optimizer.lr == 1e-4
     assert cfg.train_dataloader.batch_size == 8
     assert {e['type'] for e in cfg.test_evaluator} == {'AccMetric', 'FERConfusionMatrix'}
+    # the hook that writes FERConfusionMatrix's files comes with the runtime base
+    assert 'FERReportHook' in {h['type'] for h in cfg.custom_hooks}
+    # the SSOP branch is its own entry; no argument of earlier versions is left
+    head = cfg.model.cls_head
+    assert 'ssop' in head and head.loss_ssop.type == 'CrossEntropyLoss'
+    assert not {'ssop_loss_weight', 'ssop_channels', 'num_permutations', 'permutation_seed',
+                'permutations', 'ssop_detach', 'ssop_sync_bn'} & set(head)
 
 
 @pytest.mark.parametrize('name,classes,dataset', [
