@@ -219,14 +219,16 @@ class FaceTracker:
     size of the track's last box. Pairs are chosen by optimal assignment of
     IoU + ``appearance_weight`` × similarity; the rest start new tracks (ids 1, 2, … by start).
 
-    Measured against maintained trackers (tests/test_multi_face.py footage, RetinaFace boxes,
-    Nov 2026): norfair 2.3.0 (IoU or centre distance, hit_counter_max 25) kept both ids through
-    the 8-frame occlusion and split the one-after-the-other clip right, but requires numpy < 2
-    (this project pins numpy 2.2); supervision 0.26.1's ByteTrack kept both ids through the
-    occlusion but joined or cut the one-after-the-other people ((0, 47) or (0, 22)+(26, 47)),
-    needs opencv-python beside our headless OpenCV and was removed from supervision 0.27+;
-    norfair-enough 2.4.3 (a fork of norfair, numpy 2) kept both ids. None of them uses
-    appearance, which this tracker does when people move after an occlusion; kept.
+    Measured against maintained trackers on the footage of tests/test_multi_face.py (RetinaFace
+    boxes, Nov 2026): norfair 2.3.0 (IoU or centre distance, hit_counter_max 25) kept both ids
+    through the 8-frame occlusion and split the one-after-the-other clip right, but requires
+    numpy < 2 (the pins have numpy 2.2); supervision 0.26.1's ByteTrack kept both ids through
+    the occlusion but joined or cut the one-after-the-other people ((0, 47), or (0, 22) and
+    (26, 47) instead of (24, 47)), needs opencv-python beside our headless OpenCV, and is gone
+    from supervision 0.27+ (0.31.2 has no ByteTrack); norfair-enough 2.4.3, a young fork of
+    norfair that allows numpy 2, passed both. Kept ours: the forks' trackers are motion-only
+    (no appearance cue for people who move while hidden) and count ``hit_counter_max`` in
+    updates, not frames, so ``max_gap`` would change meaning with ``detect_every``.
     """
 
     def __init__(self, iou_threshold: float = 0.3, max_gap: int = 25,
