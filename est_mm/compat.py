@@ -15,6 +15,9 @@ from .utils.safe_checkpoint import atomic_torch_save, safe_checkpoint_globals, s
 # mmcv-lite on purpose (DESIGN.md §3); set before mmaction imports mmcv.cnn.bricks.transformer
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``',
                         category=UserWarning, module=r'mmcv\.cnn\.bricks\.transformer')
+# mmengine 0.10.7's is_installed (config loading) imports pkg_resources (deprecated, setuptools 81)
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated as an API',
+                        category=UserWarning)
 
 _APPLIED = False
 

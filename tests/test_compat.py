@@ -119,6 +119,19 @@ def test_mmcv_lite_warning_is_silenced_and_only_that_one():
     assert 'another warning' in done.stderr
 
 
+def test_mmengine_pkg_resources_warning_is_silenced():
+    """Loading a config (mmengine's is_installed) printed setuptools' pkg_resources warning
+    twice at every tool start."""
+    code = ('import est_mm\n'
+            'from mmengine.utils import is_installed\n'
+            "assert is_installed('mmaction2')\n")
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'pkg_resources' not in done.stderr
+
+
 def _import_graph():
     """``{module: modules of est_mm it imports}``, at any depth of the code (function-level
     imports count: they run)."""
