@@ -91,3 +91,29 @@ def test_checkpoint_classes_and_weights_are_used(tmp_path, inferencer):
     assert other.classes == names
     frames = np.random.RandomState(1).randint(0, 255, (20, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_allclose(other(frames).scores, inferencer(frames).scores, atol=1e-6)
+
+
+def test_runs_the_configs_own_test_pipeline(tmp_path):
+    """Steps of the config's test pipeline after decoding run in the inferencer too (here the
+    missing-frames config's ZeroFillFrames; the old hand-written resize skipped them), at the
+    checkpoint's frame size."""
+    from est_mm.engine.hooks import est_checkpoint_meta
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+    register_all_modules()
+    toy_cfg = Config.fromfile(TOY_CONFIG)
+    torch.manual_seed(0)
+    model = MODELS.build(toy_cfg.model)
+    path = str(tmp_path / 'toy.pth')
+    torch.save({'meta': {'est': est_checkpoint_meta(toy_cfg)}, 'state_dict': model.state_dict()},
+               path)
+    missing = ESTInferencer(osp.join(ROOT, 'configs/analysis/est_r18_dfew_missing10.py'), path,
+                            device='cpu')
+    plain = ESTInferencer(TOY_CONFIG, path, device='cpu')
+    steps = [type(t).__name__ for t in missing.pipeline.transforms]
+    assert steps[:2] == ['ZeroFillFrames', 'Resize'] and missing.size == (64, 64)
+    clip = list(np.random.RandomState(2).randint(0, 256, (35, 40, 40, 3), dtype=np.uint8))
+    zeroed = clip[:12] + [np.zeros_like(f) for f in clip[12:22]] + clip[22:]
+    np.testing.assert_allclose(missing._forward([clip])[0], plain._forward([zeroed])[0],
+                               atol=1e-6)
+    assert np.abs(plain._forward([clip])[0] - plain._forward([zeroed])[0]).max() > 1e-4

@@ -202,6 +202,7 @@ class ESTInferencer:
                                   original_shape=(h, w), img_shape=(h, w), modality='RGB',
                                   start_index=0))
 
+    @torch.no_grad()
     def _forward(self, clips: List[List[np.ndarray]]):
         """Clips of RGB frames -> (probabilities [N, K], frame weights [N, n, J], snippet
         attention [N, n]) as numpy, with either backend."""
