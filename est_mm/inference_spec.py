@@ -330,7 +330,7 @@ def resolve_spec(cfg, meta: Optional[Mapping] = None, *, config: str = 'the conf
                 problems.append(f'{theirs.num_snippets} snippets x {theirs.frames_per_snippet} '
                                 f'frames per clip in the checkpoint vs {ours.num_snippets} x '
                                 f'{ours.frames_per_snippet} in the config')
-            elif name == 'classes' and len(theirs) != len(ours):
+            elif name == 'classes' and ours and len(theirs) != len(ours):
                 problems.append(f'{len(theirs)} classes in the checkpoint ({", ".join(theirs)})'
                                 f' vs {len(ours)} in the config ({", ".join(ours)})')
             elif theirs_cmp != (tuple(ours) if isinstance(ours, (list, tuple)) else ours) and \
