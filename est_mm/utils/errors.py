@@ -1,7 +1,7 @@
 """One-line error messages: the single helper every tool and loader uses to show an exception."""
 import re
 
-_DECORD_PREFIX = re.compile(r'^\[[\d:]+\] \S+:\d+: ')  # "[21:55:43] .../video_reader.cc:151: "
+_DECORD_PREFIX = re.compile(r'^(\[[\d:]+\] \S+:\d+: )+')  # "[21:55:43] .../video_reader.cc:151: "
 _WORKER_PREFIX = re.compile(r'^\w+(\.\w+)*(Error|Exception): ')  # "BadSampleError: " after a worker traceback
 
 
