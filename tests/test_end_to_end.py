@@ -96,9 +96,11 @@ def test_a_few_steps_fit_one_batch(toy_root, tmp_path):
     assert np.mean(losses[-3:]) < losses[0] - 0.2, losses
 
 
-def test_paper_config_trains_on_official_dfew_layout(toy_root, tmp_path):
+@pytest.mark.parametrize('size', [32, pytest.param(224, marks=pytest.mark.slow)])  # 224: ~30 s
+def test_paper_config_trains_on_official_dfew_layout(size, toy_root, tmp_path):
+    resize = f'train_dataloader.dataset.pipeline.3.scale=({size},{size})'  # the Resize step
     out = run([sys.executable, 'tools/train.py', 'configs/est_r18_dfew.py', '--work-dir',
-               str(tmp_path), *data_options(toy_root, batch=7)])  # one full batch (drop_last)
+               str(tmp_path), *data_options(toy_root, batch=7), resize])  # one full batch
     assert re.search(r'Epoch\(train\)\s+\[1\]\[1/1\]', out)
     assert osp.isfile(tmp_path / 'epoch_1.pth')
 
