@@ -56,3 +56,14 @@ def test_make_checks_the_environment_first(target, command):
     check = next(i for i, line in enumerate(lines) if 'tools/check_env.py ||' in line)
     assert 'pip install' in lines[check + 1] and '-r requirements.txt' in lines[check + 1]
     assert check < next(i for i, line in enumerate(lines) if command in line)
+
+
+def test_make_demo_fixes_the_thread_count():
+    """The toy run is bitwise reproducible for one thread count and instruction set, and the
+    thread count would otherwise follow the machine's cores."""
+    if shutil.which('make') is None:
+        pytest.skip('make not installed')
+    out = subprocess.run(['make', '-n', 'demo'], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60).stdout
+    runs = [line for line in out.splitlines() if 'tools/train.py' in line or 'tools/test.py' in line]
+    assert len(runs) == 2 and all(line.startswith('OMP_NUM_THREADS=2 ') for line in runs), runs
