@@ -117,3 +117,16 @@ def test_runs_the_configs_own_test_pipeline(tmp_path):
     np.testing.assert_allclose(missing._forward([clip])[0], plain._forward([zeroed])[0],
                                atol=1e-6)
     assert np.abs(plain._forward([clip])[0] - plain._forward([zeroed])[0]).max() > 1e-4
+
+
+def test_window_times_of_a_variable_frame_rate_file_come_from_its_timestamps(tmp_path):
+    """Frame 3 of this file starts at 1.0 s, not at 3 / average fps."""
+    from test_face_pipeline import VFR_PTS_MS, write_vfr
+    video = write_vfr(tmp_path / 'vfr.mp4')
+    inferencer = ESTInferencer(osp.join(ROOT, 'configs/est_r18_toy.py'), device='cpu', window=4,
+                               stride=2)
+    result = inferencer(video)
+    assert [(w.start, w.end) for w in result.windows] == [(0, 4), (2, 6), (4, 8)]
+    np.testing.assert_allclose([w.start_time for w in result.windows],
+                               [VFR_PTS_MS[w.start] / 1000 for w in result.windows], atol=1e-3)
+    np.testing.assert_allclose([w.end_time for w in result.windows[:2]], [1.033, 2.0], atol=1e-3)

@@ -18,6 +18,7 @@ from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
 from ..deploy.onnx_backend import as_rgb
 from ..inference_spec import InferenceSpec, prepare_model
 from ..utils.errors import first_line
+from ..video import VideoFrames
 
 FrameSource = Union[str, np.ndarray, Sequence[np.ndarray]]
 
@@ -70,6 +71,13 @@ def _device(device: Optional[str]) -> torch.device:
             raise ValueError(f'device {device!r}: this machine has '
                              f'{torch.cuda.device_count()} CUDA device(s)')
     return dev
+
+
+def _time(frame: int, fps: Optional[float], times) -> Optional[float]:
+    """Seconds at which ``frame`` starts: from the frame times when known, else frame / fps."""
+    if times is not None:
+        return float(times[frame])
+    return frame / fps if fps else None
 
 
 class ESTInferencer:
@@ -175,22 +183,26 @@ class ESTInferencer:
         return [(s, s + self.window) for s in starts]
 
     def _open(self, source: FrameSource, fps: Optional[float]):
-        """→ (name, total frames, fps, read(indices) → list of RGB frames)."""
+        """→ (name, total frames, fps, read(indices) → list of RGB frames, frame times [T + 1]
+        in seconds from the video's timestamps, or None)."""
         if isinstance(source, str):
             key = 'frame_dir' if osp.isdir(source) else 'filename'
             results = VideoOrFramesInit().transform({key: source})
             decode = VideoOrFramesDecode()
-            if fps is None and 'video_reader' in results:
-                fps = float(results['video_reader'].get_avg_fps())
+            times = None
+            if 'video_reader' in results:
+                if fps is None:
+                    fps = float(results['video_reader'].get_avg_fps())
+                times = VideoFrames(source).frame_times()
 
             def read(indices):
                 out = decode.transform(dict(results, frame_inds=np.asarray(indices)))
                 return out['imgs']
-            return source, results['total_frames'], fps, read
+            return source, results['total_frames'], fps, read, times
         frames = source if isinstance(source, np.ndarray) else list(source)
         if len(frames) == 0:
             raise ValueError('no frames given')
-        return '<array>', len(frames), fps, lambda indices: [frames[i] for i in indices]
+        return '<array>', len(frames), fps, lambda indices: [frames[i] for i in indices], None
 
     def _pack(self, clip: List[np.ndarray], inds: Sequence[int]) -> dict:
         """One clip of RGB frames -> the test pipeline's packed result (``inputs``,
@@ -222,14 +234,16 @@ class ESTInferencer:
 
     def __call__(self, source: FrameSource, fps: Optional[float] = None) -> VideoResult:
         """Predict on a video file, a frame folder or frames ([T, H, W, 3] uint8 RGB)."""
-        name, total, fps, read = self._open(source, fps)
-        return self.predict(read, total, fps, name)
+        name, total, fps, read, times = self._open(source, fps)
+        return self.predict(read, total, fps, name, times)
 
     @torch.no_grad()
     def predict(self, read, num_frames: int, fps: Optional[float] = None,
-                name: str = '<frames>') -> VideoResult:
+                name: str = '<frames>', times: Optional[Sequence[float]] = None) -> VideoResult:
         """Predict from ``read(indices) → list of RGB frames`` over a source of ``num_frames``;
-        only the sampled frames are read (e.g. face crops made for just those frames)."""
+        only the sampled frames are read (e.g. face crops made for just those frames). Window
+        times come from ``times`` ([num_frames + 1] seconds: when each frame starts, then when
+        the last ends; right for a variable frame rate), else from ``fps``."""
         results = []
         spans = self.window_indices(num_frames)
         for i in range(0, len(spans), self.batch_size):
@@ -244,7 +258,7 @@ class ESTInferencer:
                     start=s, end=e, frame_inds=ind.tolist(), scores=p.tolist(), label=label,
                     label_name=self.classes[label], frame_weights=w.tolist(),
                     snippet_attention=a.tolist(),
-                    start_time=s / fps if fps else None, end_time=e / fps if fps else None))
+                    start_time=_time(s, fps, times), end_time=_time(e, fps, times)))
         overall = np.mean([r.scores for r in results], axis=0)
         label = int(overall.argmax())
         return VideoResult(source=name, num_frames=num_frames, fps=fps, classes=self.classes,
