@@ -65,5 +65,6 @@ def test_make_demo_fixes_the_thread_count():
         pytest.skip('make not installed')
     out = subprocess.run(['make', '-n', 'demo'], cwd=ROOT, capture_output=True, text=True,
                          timeout=60).stdout
-    runs = [line for line in out.splitlines() if 'tools/train.py' in line or 'tools/test.py' in line]
+    runs = [line for line in out.splitlines()
+            if 'tools/train.py' in line or 'tools/test.py' in line]
     assert len(runs) == 2 and all(line.startswith('OMP_NUM_THREADS=2 ') for line in runs), runs

@@ -46,7 +46,8 @@ def test_help_does_not_import_torch(tool):
     imported = {line.rsplit('|', 1)[-1].strip().split('.')[0]
                 for line in proc.stderr.splitlines() if line.startswith('import time:')}
     assert 'argparse' in imported  # -X importtime did report
-    assert not imported & {'torch', 'est_mm', 'mmaction'}, imported & {'torch', 'est_mm', 'mmaction'}
+    heavy = imported & {'torch', 'est_mm', 'mmaction'}
+    assert not heavy, heavy
 
 
 # --- one line instead of a traceback -------------------------------------------------------------
@@ -163,8 +164,8 @@ def test_print_commands_expand_in_bash(which, gpus, tmp_path):
                'train_cfg.max_epochs=3']
     train, test = bash_words(train_line), bash_words(test_line)
     if gpus == '1':
-        assert train == [sys.executable, osp.join(ROOT, 'tools/train.py'), 'configs/est_r18_dfew.py',
-                         '--work-dir', fold, '--resume', *options]
+        assert train == [sys.executable, osp.join(ROOT, 'tools/train.py'),
+                         'configs/est_r18_dfew.py', '--work-dir', fold, '--resume', *options]
         assert test[:4] == [sys.executable, osp.join(ROOT, 'tools/test.py'),
                             'configs/est_r18_dfew.py', checkpoint]
     else:

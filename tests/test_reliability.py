@@ -129,8 +129,8 @@ def exact_resume(root, work, epochs, batch, kill_pattern, stale_a=False, extra_o
 @pytest.fixture(scope='module')
 def trained(toy_root, tmp_path_factory):
     """Default-suite exact-resume run on the 7-clip toy set: 2 epochs of 2 iterations (batch 3;
-    training drops the last incomplete batch), B killed after iteration 1 of epoch 2. A starts in a work dir holding a stale earlier run,
-    with --overwrite."""
+    training drops the last incomplete batch), B killed after iteration 1 of epoch 2. A starts in
+    a work dir holding a stale earlier run, with --overwrite."""
     work = str(tmp_path_factory.mktemp('reliability'))
     a, b, metrics = exact_resume(toy_root, work, epochs=2, batch=3, stale_a=True,
                                  kill_pattern=r'Epoch\(train\)\s+\[2\]\[\s*1/2\]')
