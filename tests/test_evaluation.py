@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import est_mm  # noqa: F401  (registers est_mm components, applies compat)
-from est_mm.evaluation import FERConfusionMatrix, FERReportHook, write_fer_report
+from est_mm.engine import FERReportHook
+from est_mm.evaluation import FERConfusionMatrix, write_fer_report
 from mmaction.evaluation import AccMetric, ConfusionMatrix
 from mmaction.structures import ActionDataSample
 from mmengine.logging import MMLogger

@@ -1,9 +1,6 @@
-"""Evaluation metrics for video facial-expression recognition (registered into mmaction2's METRICS)."""
+"""Evaluation metrics for video facial-expression recognition (registered into mmaction2's METRICS);
+their files are written by ``est_mm.engine.hooks.FERReportHook``."""
 from .metrics import (FERConfusionMatrix, fer_statistics, plot_fer_confusion_matrix,
                       write_fer_report)
-# registers FERReportHook, which writes FERConfusionMatrix's files (until est_mm/engine/hooks
-# imports it)
-from ..engine.hooks.fer_report_hook import FERReportHook  # noqa: E402,I001
 
-__all__ = ['FERConfusionMatrix', 'FERReportHook', 'fer_statistics', 'plot_fer_confusion_matrix',
-           'write_fer_report']
+__all__ = ['FERConfusionMatrix', 'fer_statistics', 'plot_fer_confusion_matrix', 'write_fer_report']

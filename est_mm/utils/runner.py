@@ -1,33 +1,15 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: the ``--cfg-options`` argument, checks that
-end a run with one line before anything is built (data folders, SSOP batch size), and building a
-Runner for any launcher (on a machine without a GPU, distributed runs use gloo)."""
-import argparse
+"""What ``tools/train.py`` and ``tools/test.py`` share: checks that end a run with one line before
+anything is built (data folders, SSOP batch size), and building a Runner for any launcher (on a
+machine without a GPU, distributed runs use gloo). The tools declare their own arguments, so that
+``--help`` answers before torch is imported."""
 import errno
 import os
 import stat
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mmaction.registry import RUNNERS
 from .. import compat
-
-
-def cfg_options_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'train_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
-        '(quotes needed, no spaces)')
-
-
-def launcher_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher: none = one process; pytorch = started by torchrun '
-        '(tools/dist_train.sh); slurm = started by srun (tools/slurm_train.sh)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the launcher; not for manual use')
 
 
 def launcher_world_size(launcher: str):
@@ -42,28 +24,14 @@ def launcher_world_size(launcher: str):
 
 
 def check_train_batch(cfg, launcher: str) -> None:
-    """Before building data or model: an ESTHead with SSOP (``ssop_loss_weight > 0``) cannot train
-    on ``train_dataloader.batch_size=1`` unless >= 2 processes share their BatchNorm statistics
-    (``ssop_sync_bn``); raises est_mm's one-line ``SSOPBatchError`` otherwise."""
-    import inspect
-
-    from ..models.heads import ESTHead
-    from ..models.heads.ssop import ssop_batch_error
+    """Before building data or model: an ESTHead with an SSOP branch (``model.cls_head.ssop``)
+    cannot train on ``train_dataloader.batch_size=1`` unless >= 2 processes share its BatchNorm
+    statistics (``ssop.sync_bn``); raises est_mm's one-line ``SSOPBatchError`` otherwise."""
+    from ..models.heads.ssop import check_ssop_batch
     head = (cfg.get('model') or {}).get('cls_head') or {}
-    batch = (cfg.get('train_dataloader') or {}).get('batch_size')
-    if not str(head.get('type', '')).endswith('ESTHead') or batch is None or batch >= 2:
-        return
-    defaults = inspect.signature(ESTHead.__init__).parameters
-    weight = head.get('ssop_loss_weight', defaults['ssop_loss_weight'].default)
-    sync_bn = head.get('ssop_sync_bn', defaults['ssop_sync_bn'].default)
-    world = launcher_world_size(launcher)
-    if weight <= 0 or world is None:
-        return
-    if world == 1:
-        raise ssop_batch_error(f'train_dataloader.batch_size={batch} on 1 process')
-    if not sync_bn:
-        raise ssop_batch_error(f'train_dataloader.batch_size={batch} per process with '
-                               'model.cls_head.ssop_sync_bn=False', sync_bn=False)
+    if str(head.get('type', '')).endswith('ESTHead'):
+        check_ssop_batch(head, (cfg.get('train_dataloader') or {}).get('batch_size'),
+                         launcher_world_size(launcher))
 
 
 def check_data_roots(cfg, loaders) -> None:
