@@ -1,0 +1,297 @@
+"""EST on one face track as its frames arrive: each sampled frame through the backbone once, each
+snippet through AA-SFE once, the Transformer once per window, memory bounded by one window."""
+import copy
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..snippet_geometry import SnippetGeometry
+
+#: frames (HxWx3 uint8 RGB) -> normalised backbone input [B, 3, H, W]
+Preprocess = Callable[[List[np.ndarray]], torch.Tensor]
+
+
+@dataclass
+class WindowRecord:
+    """One window of one track: frames ``[start, end)`` (``end`` exclusive, as
+    :class:`~est_mm.apis.inference.WindowResult`), its ``n·J`` sampled frames and the outputs.
+    ``start_time``: the first frame's timestamp; ``end_time``: the last frame's timestamp plus its
+    gap to the frame before (``end / fps`` at a constant rate); None where a timestamp is
+    unknown."""
+    track: int
+    start: int
+    end: int
+    frame_inds: List[int]
+    scores: List[float]
+    label: int
+    label_name: str
+    frame_weights: List[List[float]]  # [n][J], AA-SFE weights, rows sum to 1
+    snippet_attention: List[float]  # [n], sums to 1
+    start_time: Optional[float] = None
+    end_time: Optional[float] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def inferencer_preprocess(inferencer) -> Preprocess:
+    """The preprocessing of a PyTorch :class:`~est_mm.apis.inference.ESTInferencer` (its config's
+    test pipeline after decoding, then the model's data preprocessor) for single frames: crops of
+    any size -> ``[B, 3, H, W]`` on the model's device. Raises ValueError for an ONNX inferencer or
+    a pipeline step that works on whole clips (``ZeroFillFrames`` with ``num_frames > 0``)."""
+    if getattr(inferencer, 'backend', 'pytorch') != 'pytorch':
+        raise ValueError('streaming needs the pytorch backend (the ONNX export runs whole clips)')
+    for step in getattr(inferencer.pipeline, 'transforms', []):
+        if type(step).__name__ == 'ZeroFillFrames' and getattr(step, 'num_frames', 0):
+            raise ValueError('streaming cannot apply ZeroFillFrames (it zeroes frames of a whole '
+                             "clip); use a config without it")
+    model = inferencer.model
+
+    def preprocess(frames: List[np.ndarray]) -> torch.Tensor:
+        packed = inferencer._pack(frames, range(len(frames)))
+        data = model.data_preprocessor(
+            dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]), False)
+        return data['inputs'][0].to(inferencer.device)
+    return preprocess
+
+
+def snippet_neck(neck):
+    """A view of an :class:`~est_mm.models.necks.AASFE` with one snippet per clip (the same
+    modules, weights and mode; ``neck`` is unchanged): ``[B, J, C]`` -> ``(R [B, 1, d], weights
+    [B, 1, J])``, each snippet on its own, as the full neck computes it within a clip."""
+    view = copy.copy(neck)  # shares the submodules and parameters
+    view.num_snippets = 1
+    return view
+
+
+class StreamingEST:
+    """EST for ONE track, fed frame by frame (:meth:`push`), emitting a :class:`WindowRecord` as
+    soon as the last frame of a window is pushed.
+
+    Windows are ``window`` frames long and start at ``origin + m·stride`` (``origin``: the first
+    pushed frame); window ``s`` samples frames ``s + geometry.test_indices(window)`` as
+    :meth:`ESTInferencer.window_indices` does, i.e. ``s + 15 + 10k + {0, 3, 6, 9, 12}`` for
+    snippet ``k`` with the paper's sampling and ``window = 105``. Per-frame backbone features
+    (``[C]``) are cached by frame index, snippet features (``R [d]`` and AA-SFE weights ``[J]``) by
+    their frame indices, so with ``stride`` a multiple of ``snippet_stride`` (default: one snippet
+    step) each new window costs one new snippet: ``J`` frames through the backbone. A snippet's
+    frames go through the backbone in one batch as soon as its last frame arrives, so the work
+    follows the stream and a window only adds the Transformer; no frame is embedded twice, and at
+    most the one or two snippets after the last window are embedded for nothing when a track
+    ends. What no future window can use is dropped: at most ``n·J`` frame features, ``n`` snippet
+    features (``n + 1`` while the next window's new snippet waits for its last frame) and ``J``
+    waiting crops are held (with ``keep_tail`` also the last ``window`` frames' crops and
+    features).
+
+    ``keep_tail=True`` also keeps the crops of the last ``window`` frames so that :meth:`finish`
+    can add the inferencer's last window ``[N - window, N)`` (when the grid misses the end) or,
+    for a track shorter than a window, its one short window; then every frame needs a crop.
+
+    Args:
+        model: an ``ESTRecognizer`` in eval mode (``frame_features``, ``neck``, ``cls_head``).
+        geometry: the test-time snippet sampling (``spec.sampling``).
+        classes: class names, index = output column.
+        preprocess: frames -> normalised input ``[B, 3, H, W]`` (:func:`inferencer_preprocess`).
+        track: the track id written into each record.
+        window: frames per window (default ``geometry.unified_len``).
+        stride: frames between window starts (default ``geometry.snippet_stride``).
+        keep_tail: see above.
+    """
+
+    def __init__(self, model, geometry: SnippetGeometry, classes: Sequence[str],
+                 preprocess: Preprocess, track: int = 0, window: Optional[int] = None,
+                 stride: Optional[int] = None, keep_tail: bool = False):
+        self.model = model
+        self.geometry = geometry
+        self.classes = list(classes)
+        self.preprocess = preprocess
+        self.track = track
+        self.window = int(window or geometry.unified_len)
+        self.stride = int(stride or geometry.snippet_stride)
+        for name, value in (('window', self.window), ('stride', self.stride)):
+            if value < 1:
+                raise ValueError(f'StreamingEST: {name} must be >= 1, got {value}')
+        self.keep_tail = bool(keep_tail)
+        n, J = geometry.num_snippets, geometry.frames_per_snippet
+        self._rel = geometry.test_indices(self.window).reshape(n, J)  # [n, J] within a window
+        self._offsets = np.unique(self._rel).tolist()
+        self.origin: Optional[int] = None
+        self.last: Optional[int] = None
+        self._next = 0  # m of the next grid window
+        self._last_end: Optional[int] = None  # end of the last emitted window
+        self._crops: Dict[int, np.ndarray] = {}  # needed frames not yet embedded
+        self._tail: deque = deque(maxlen=self.window)  # (idx, crop) with keep_tail
+        self._feats: Dict[int, torch.Tensor] = {}  # frame -> [C]
+        self._snippets: Dict[Tuple[int, ...], Tuple[torch.Tensor, torch.Tensor]] = {}
+        self._times: Dict[int, Optional[float]] = {}
+        self.frames_embedded = 0
+        self.windows_emitted = 0
+        self.windows_skipped = 0  # windows with a needed frame that had no crop
+
+    @classmethod
+    def from_inferencer(cls, inferencer, track: int = 0, window: Optional[int] = None,
+                        stride: Optional[int] = None, keep_tail: bool = False) -> 'StreamingEST':
+        """An engine with ``inferencer``'s model, sampling, classes and preprocessing (window
+        default: the inferencer's; stride default: one snippet step)."""
+        return cls(inferencer.model, inferencer.spec.sampling, inferencer.classes,
+                   inferencer_preprocess(inferencer), track=track,
+                   window=window or inferencer.window, stride=stride, keep_tail=keep_tail)
+
+    # ------------------------------------------------------------------ which frames
+    def needs(self, idx: int) -> bool:
+        """Whether frame ``idx`` must be pushed with a crop (always, with ``keep_tail``)."""
+        if self.keep_tail:
+            return True
+        r = idx - (self.origin if self.origin is not None else idx)
+        return any(r >= o and (r - o) % self.stride == 0 for o in self._offsets)
+
+    def _start(self, m: int) -> int:
+        return self.origin + m * self.stride
+
+    @property
+    def cache_sizes(self) -> Dict[str, int]:
+        """How many entries are held: frame features, snippet features, waiting crops, kept
+        tail crops, timestamps."""
+        return dict(frames=len(self._feats), snippets=len(self._snippets),
+                    crops=len(self._crops), tail=len(self._tail), times=len(self._times))
+
+    # ------------------------------------------------------------------ feeding
+    @torch.no_grad()
+    def push(self, idx: int, timestamp: Optional[float] = None,
+             crop: Optional[np.ndarray] = None) -> List[WindowRecord]:
+        """Frame ``idx`` (strictly increasing; skipped indices count as frames without a crop)
+        at ``timestamp`` seconds, with its face crop (HxWx3 uint8 RGB) when :meth:`needs` says
+        so. Returns the windows this frame completes (usually zero or one)."""
+        idx = int(idx)
+        if self.last is not None and idx <= self.last:
+            raise ValueError(f'StreamingEST: frame {idx} pushed after frame {self.last}; frames '
+                             'must come in increasing order')
+        if self.origin is None:
+            self.origin = idx
+        out = []
+        for j in range(idx if self.last is None else self.last + 1, idx + 1):
+            self._times[j] = timestamp if j == idx else None
+            if j == idx and crop is not None:
+                if self._grid_needs(j):
+                    self._crops[j] = crop
+                    self._compute(self._snippets_ending_at(j))
+                if self.keep_tail:
+                    self._tail.append((j, crop))
+            self.last = j
+            while self._start(self._next) + self.window - 1 <= j:
+                out.extend(self._emit(self._start(self._next), self.window))
+                self._next += 1
+                self._prune()
+        return out
+
+    def _snippets_ending_at(self, idx: int) -> List[Tuple[int, ...]]:
+        """The grid snippets whose last frame is ``idx``."""
+        keys = []
+        for row in self._rel:
+            s = idx - int(row[-1])
+            if s >= self.origin and (s - self.origin) % self.stride == 0:
+                keys.append(tuple((s + row).tolist()))
+        return keys
+
+    def _grid_needs(self, idx: int) -> bool:
+        r = idx - self.origin
+        return any(r >= o and (r - o) % self.stride == 0 for o in self._offsets)
+
+    @torch.no_grad()
+    def finish(self) -> List[WindowRecord]:
+        """The end of the track. With ``keep_tail``: the inferencer's last window (or the one
+        short window of a track shorter than ``window``) when the grid did not end there."""
+        if not self.keep_tail or self.last is None:
+            return []
+        total = self.last - self.origin + 1
+        if total >= self.window and self._last_end == self.last + 1:
+            return []
+        length = min(total, self.window)
+        start = self.last + 1 - length
+        kept = dict(self._tail)
+        rel = self.geometry.test_indices(length).reshape(self._rel.shape)
+        for j in np.unique(start + rel).tolist():
+            if j in kept and j not in self._feats:
+                self._crops[j] = kept[j]
+        return self._emit(start, length, rel)
+
+    # ------------------------------------------------------------------ computing
+    def _embed(self, frames: List[int]) -> None:
+        todo = [j for j in frames if j not in self._feats]
+        if not todo:
+            return
+        x = self.preprocess([self._crops.pop(j) for j in todo])
+        feats = self.model.frame_features(x)
+        self.frames_embedded += len(todo)
+        self._feats.update(zip(todo, feats))
+
+    def _compute(self, keys: List[Tuple[int, ...]]) -> bool:
+        """Snippet features of ``keys`` not cached yet (their frames' backbone features first,
+        in one batch); False if a frame has neither a feature nor a crop."""
+        new = list(dict.fromkeys(k for k in keys if k not in self._snippets))
+        frames = list(dict.fromkeys(j for k in new for j in k))
+        if any(j not in self._feats and j not in self._crops for j in frames):
+            return False
+        if new:
+            self._embed(frames)
+            x = torch.stack([torch.stack([self._feats[j] for j in k]) for k in new])
+            R, w = snippet_neck(self.model.neck)(x, return_weights=True)
+            self._snippets.update(zip(new, zip(R[:, 0], w[:, 0])))
+            if not self.keep_tail:  # the tail window may reuse any of the last frames
+                for j in frames:
+                    if not self._in_pending_snippet(j):
+                        self._feats.pop(j, None)
+        return True
+
+    def _in_pending_snippet(self, idx: int) -> bool:
+        """Whether a grid snippet of a future window that is not computed yet uses ``idx``."""
+        first = self._start(self._next)
+        for row in self._rel:
+            for offset in row.tolist():
+                s = idx - offset
+                if s >= first and (s - self.origin) % self.stride == 0 and \
+                        tuple((s + row).tolist()) not in self._snippets:
+                    return True
+        return False
+
+    def _emit(self, start: int, length: int, rel: Optional[np.ndarray] = None):
+        rel = self._rel if rel is None else rel
+        inds = start + rel  # [n, J]
+        keys = [tuple(row) for row in inds.tolist()]
+        if not self._compute(keys):
+            self.windows_skipped += 1
+            return []
+        R = torch.stack([self._snippets[k][0] for k in keys])[None]
+        weights = torch.stack([self._snippets[k][1] for k in keys])
+        T, attn = self.model.cls_head.encode(R)
+        probs = self.model.cls_head.classifier(T).softmax(-1)[0].cpu().numpy()
+        label = int(probs.argmax())
+        end = start + length
+        self._last_end = end
+        self.windows_emitted += 1
+        return [WindowRecord(
+            track=self.track, start=start, end=end, frame_inds=inds.ravel().tolist(),
+            scores=probs.tolist(), label=label, label_name=self.classes[label],
+            frame_weights=weights.cpu().numpy().tolist(),
+            snippet_attention=attn[0].cpu().numpy().tolist(),
+            start_time=self._times.get(start), end_time=self._end_time(end - 1))]
+
+    def _end_time(self, last: int) -> Optional[float]:
+        t, before = self._times.get(last), self._times.get(last - 1)
+        if t is None:
+            return None
+        return t + (t - before) if before is not None else t
+
+    def _prune(self) -> None:
+        """Drops what no future window uses: grid windows from ``start(next)`` on, and with
+        ``keep_tail`` the tail window within the last ``window`` frames (features, crops)."""
+        grid = self._start(self._next) + min(self._offsets)
+        floor = min(grid, self.last + 1 - self.window) if self.keep_tail else grid
+        self._feats = {j: f for j, f in self._feats.items() if j >= floor}
+        self._snippets = {k: v for k, v in self._snippets.items() if k[0] >= grid}
+        self._crops = {j: c for j, c in self._crops.items() if j >= floor}
+        keep_times = min(self._start(self._next), floor)
+        self._times = {j: t for j, t in self._times.items() if j >= keep_times}
