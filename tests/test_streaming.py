@@ -12,19 +12,19 @@ from mmengine.config import Config
 import est_mm  # noqa: F401
 from est_mm.apis.inference import ESTInferencer
 from est_mm.models.necks.aa_sfe import AASFE
-from est_mm.streaming import JsonLinesWriter, StreamingEST, snippet_neck
+from est_mm.streaming import JsonLinesWriter, StreamingEST, TrackStreams, snippet_neck
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/est_r18_toy.py')
 FPS = 25.0
 
 
-def _small_toy_config():
-    """The toy config with 32² frames and a narrower Transformer FFN (fast on the CPU)."""
+def _small_toy_config(size=32):
+    """The toy config with ``size``² frames and a narrower Transformer FFN (fast on the CPU)."""
     cfg = Config.fromfile(TOY_CONFIG)
     for step in cfg.test_dataloader.dataset.pipeline:
         if step['type'] == 'Resize':
-            step['scale'] = (32, 32)
+            step['scale'] = (size, size)
     cfg.model.cls_head.ffn_channels = 256
     return cfg
 
@@ -141,8 +141,8 @@ def test_other_stride_tail_window_and_short_track_match_the_inferencer(inference
 
 
 def test_memory_stays_within_one_window():
-    cfg = _small_toy_config()
-    cfg.model.cls_head.update(num_encoder_layers=1, num_decoder_layers=1)  # faster windows
+    cfg = _small_toy_config(size=8)  # what is held does not depend on the model's cost
+    cfg.model.cls_head.update(num_encoder_layers=1, num_decoder_layers=1)
     torch.manual_seed(0)
     inferencer = ESTInferencer(cfg, device='cpu')
     geometry = inferencer.spec.sampling
@@ -176,6 +176,35 @@ def test_a_needed_frame_without_crop_skips_only_its_windows(inferencers):
     _assert_same_windows(records, expected)
     with pytest.raises(ValueError, match='increasing order'):
         engine.push(5, 0.2, frames[5])
+
+
+def test_tracks_that_start_and_end_apart_get_their_own_windows(inferencers):
+    """Two interleaved tracks give what each gives alone; a lost track's engine is dropped."""
+    inferencer = inferencers[10]
+    a, b = _frames(125, seed=5), _frames(125, seed=6)
+    streams = TrackStreams.from_inferencer(inferencer)
+    records = []
+    for i in range(125):
+        present = {1: a[i]} if i < 115 else {}
+        if i >= 8:
+            present[2] = b[i]
+        crops = {t: (f if streams.needs(t, i) else None) for t, f in present.items()}
+        records += streams.push(i, i / FPS, crops)
+        if i == 115:
+            records += streams.end(1)
+            assert list(streams.engines) == [2]
+    records += streams.finish()
+    assert [(r.track, r.start) for r in records] == [(1, 0), (2, 8), (1, 10), (2, 18)]
+    embedded = 0
+    for track, frames, first in ((1, a[:115], 0), (2, b, 8)):
+        alone = StreamingEST.from_inferencer(inferencer, track=track)
+        expected = []
+        for i in range(first, len(frames)):
+            expected += alone.push(i, i / FPS, frames[i] if alone.needs(i) else None)
+        ours = [r for r in records if r.track == track]
+        assert [r.to_dict() for r in ours] == [r.to_dict() for r in expected]
+        embedded += alone.frames_embedded
+    assert streams.frames_embedded == embedded
 
 
 def test_json_lines_are_flushed_one_record_per_line(inferencers, tmp_path, capsys):

@@ -1,7 +1,8 @@
 """Streaming EST: per-track engines that embed each sampled frame once and emit a window result
-every stride, and a JSON Lines writer for those results."""
+every stride, one engine per live track, and a JSON Lines writer for the results."""
 from .engine import StreamingEST, WindowRecord, inferencer_preprocess, snippet_neck
 from .jsonl import JsonLinesWriter
+from .tracks import TrackStreams
 
 __all__ = ['StreamingEST', 'WindowRecord', 'inferencer_preprocess', 'snippet_neck',
-           'JsonLinesWriter']
+           'JsonLinesWriter', 'TrackStreams']

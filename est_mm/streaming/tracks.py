@@ -1,0 +1,79 @@
+"""One :class:`~est_mm.streaming.engine.StreamingEST` per face track, created when a track first
+appears and dropped when it ends, so memory grows with the number of live tracks only."""
+from typing import Callable, Dict, List, Mapping, Optional
+
+import numpy as np
+
+from .engine import StreamingEST, WindowRecord
+
+
+class TrackStreams:
+    """Per-track engines made by ``make_engine(track_id)``; feed every decoded frame with the
+    crops of the tracks present in it.
+
+    Typical loop (an online tracker gives each frame's boxes by track id)::
+
+        crops = {t: crop(frame, box) for t, box in boxes.items() if streams.needs(t, i)}
+        crops.update({t: None for t in boxes if t not in crops})
+        for record in streams.push(i, timestamp, crops):
+            writer.write(record)
+        for t in lost_tracks:
+            writer.write_all(streams.end(t))
+    """
+
+    def __init__(self, make_engine: Callable[[int], StreamingEST]):
+        self.make_engine = make_engine
+        self.engines: Dict[int, StreamingEST] = {}
+        self._probe: Optional[StreamingEST] = None
+        self._ended_embedded = 0
+
+    @classmethod
+    def from_inferencer(cls, inferencer, window: Optional[int] = None,
+                        stride: Optional[int] = None, keep_tail: bool = False) -> 'TrackStreams':
+        """Engines with ``inferencer``'s model, sampling and preprocessing
+        (:meth:`StreamingEST.from_inferencer`)."""
+        return cls(lambda track: StreamingEST.from_inferencer(
+            inferencer, track=track, window=window, stride=stride, keep_tail=keep_tail))
+
+    def needs(self, track: int, idx: int) -> bool:
+        """Whether ``track`` needs a crop of frame ``idx`` (a new track starts at ``idx``)."""
+        engine = self.engines.get(track)
+        if engine is None:
+            if self._probe is None:
+                self._probe = self.make_engine(-1)
+            engine = self._probe
+        return engine.needs(idx)
+
+    def push(self, idx: int, timestamp: Optional[float],
+             crops: Mapping[int, Optional[np.ndarray]]) -> List[WindowRecord]:
+        """Frame ``idx`` for each track in ``crops`` (track id -> its crop, or None where
+        :meth:`needs` said no); a live track left out of a frame has no crop there. Returns the
+        windows completed, track by track."""
+        out = []
+        for track, crop in crops.items():
+            engine = self.engines.get(track)
+            if engine is None:
+                engine = self.engines[track] = self.make_engine(track)
+            out += engine.push(idx, timestamp, crop)
+        return out
+
+    def end(self, track: int) -> List[WindowRecord]:
+        """The track is lost: its last window (with ``keep_tail``) and its engine is dropped."""
+        engine = self.engines.pop(track, None)
+        if engine is None:
+            return []
+        records = engine.finish()
+        self._ended_embedded += engine.frames_embedded
+        return records
+
+    def finish(self) -> List[WindowRecord]:
+        """The source ended: :meth:`end` for every live track."""
+        out = []
+        for track in list(self.engines):
+            out += self.end(track)
+        return out
+
+    @property
+    def frames_embedded(self) -> int:
+        """Frames through the backbone, all tracks together (ended ones too)."""
+        return self._ended_embedded + sum(e.frames_embedded for e in self.engines.values())
