@@ -1,5 +1,5 @@
-"""Frame sources with one shape: :class:`VideoFrames` reads a video file in chunks (decord),
-:class:`ArrayFrames` wraps frames already in memory. Both give ``num_frames``, ``fps``,
+"""Frame sources with one shape: :class:`VideoFrames` reads a video file in chunks (PyAV in
+order, decord for random access), :class:`ArrayFrames` wraps frames already in memory. Both give ``num_frames``, ``fps``,
 ``height``, ``width``, :meth:`chunks` (in order, bounded memory), :meth:`get` (random access)
 and :meth:`frame_times` (seconds from the container's timestamps, right for variable frame rates).
 """
@@ -32,13 +32,18 @@ def _open_reason(err: BaseException, path: str) -> str:
 
 
 class VideoFrames:
-    """Chunked RGB reader of a video file (decord), memory bounded.
+    """Chunked RGB reader of a video file, memory bounded.
 
-    ``num_frames``, ``fps``, ``height`` and ``width`` are known after opening. :meth:`chunks`
-    yields ``(start, frames [n, H, W, 3] uint8 RGB)``; a video whose container claims more frames
-    than can be decoded is cut at the last decodable frame (``truncated`` becomes True). Videos
-    up to ``cache_mb`` megabytes of decoded frames are kept after the first full pass, so a
-    second pass (detect, then crop) does not decode again.
+    ``num_frames``, ``fps``, ``height`` and ``width`` (upright) are known after opening.
+    :meth:`chunks` yields ``(start, frames [n, H, W, 3] uint8 RGB)``, decoded in order one frame
+    at a time with PyAV (the frames :class:`~est_mm.video.sources.FrameStream` gives); a video
+    whose container claims more frames than can be decoded is cut at the last decodable frame
+    (``truncated`` becomes True). :meth:`get` decodes the frames asked for with decord, and
+    stops decord's decoding thread afterwards (left running, it decodes ahead into memory until
+    the whole video is there). Frames are turned upright by the container's rotation
+    (``rotation``, degrees counterclockwise; :meth:`get` then decodes with PyAV, from the start).
+    Videos up to ``cache_mb`` megabytes of decoded frames are kept after the first full pass, so
+    a second pass (detect, then crop) does not decode again.
 
     Args:
         path (str): Video file.
@@ -73,10 +78,14 @@ class VideoFrames:
             raise VideoReadError(f'{self.path}: video has no frames')
         try:
             first = self._reader[0].asnumpy()
+            self._reader.seek(0)
         except Exception as err:
             raise VideoReadError(
                 f'{self.path}: cannot decode the first frame ({first_line(err)})') from None
         self.height, self.width = first.shape[:2]
+        self.rotation, upright_size = self._display_rotation()
+        if self.rotation:
+            self.height, self.width = upright_size
         fps = float(self._reader.get_avg_fps() or 0)
         self.fps = fps if math.isfinite(fps) and fps > 0 else None
         self.truncated = False
@@ -107,11 +116,50 @@ class VideoFrames:
             return np.append(stamps[:, 0], stamps[-1, 1]) - stamps[0, 0]
         return np.arange(n + 1) / self.fps if self.fps else None
 
+    def _display_rotation(self) -> Tuple[float, Tuple[int, int]]:
+        """Degrees counterclockwise the frames are to be turned (0 where PyAV cannot tell),
+        and the upright ``(height, width)``."""
+        import av
+        from .sources import decode_frames
+        try:
+            with av.open(self.path) as container:
+                frame = next(decode_frames(container, container.streams.video[0]), None)
+        except Exception:  # noqa: BLE001 - decord opened it: read it unrotated
+            frame = None
+        if frame is None or not frame.rotation:
+            return 0.0, (self.height, self.width)
+        turned = int(round(frame.rotation / 90.0)) % 2
+        return float(frame.rotation), ((frame.width, frame.height) if turned else
+                                       (frame.height, frame.width))
+
+    def _iter_av(self) -> Iterator[np.ndarray]:
+        """Upright ``[H, W, 3]`` uint8 RGB frames in order, at most ``num_frames``."""
+        import av
+        from .sources import decode_frames, upright
+        with av.open(self.path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = 'AUTO'
+            count = 0
+            frames = decode_frames(container, stream)
+            while count < self.num_frames:
+                try:
+                    frame = next(frames, None)
+                except Exception:  # noqa: BLE001 - unreadable rest of the file: cut there
+                    frame = None
+                if frame is None:
+                    break
+                yield upright(frame.to_ndarray(format='rgb24'), frame.rotation or 0)
+                count += 1
+
     def _decode(self, indices: List[int]) -> np.ndarray:
+        if self.rotation:
+            return self._decode_av(indices)
         try:
             return self._reader.get_batch(indices).asnumpy()
         except Exception:  # noqa: BLE001 - retried frame by frame below
             pass
+        finally:
+            self._reader.seek(0)   # stops decord decoding ahead into memory (decord #208)
         frames = []
         for i in indices:   # find the first undecodable frame and cut the video there
             try:
@@ -122,6 +170,27 @@ class VideoFrames:
                         f'{self.path}: cannot decode frames ({first_line(err)})') from None
                 self.num_frames, self.truncated = i, True
                 break
+        self._reader.seek(0)
+        return np.stack(frames) if frames else np.zeros((0, self.height, self.width, 3),
+                                                        np.uint8)
+
+    def _decode_av(self, indices: List[int]) -> np.ndarray:
+        """Frames at ``indices`` decoded with PyAV from the start (rotated videos, which decord
+        decodes wrongly)."""
+        wanted = set(indices)
+        found = {}
+        for i, frame in enumerate(self._iter_av()):
+            if i in wanted:
+                found[i] = frame
+            if len(found) == len(wanted):
+                break
+        frames = []
+        for i in indices:
+            if i not in found:
+                if not found and i == 0:
+                    raise VideoReadError(f'{self.path}: cannot decode frames')
+                break
+            frames.append(found[i])
         return np.stack(frames) if frames else np.zeros((0, self.height, self.width, 3),
                                                         np.uint8)
 
@@ -134,16 +203,25 @@ class VideoFrames:
                 start += len(chunk)
             return
         cache = [] if self._cache_ok else None
-        start = 0
-        while start < self.num_frames:
-            chunk = self._decode(list(range(start, min(start + self.chunk_size,
-                                                       self.num_frames))))
-            if not len(chunk):
-                break
+        start, part = 0, []
+        for frame in self._iter_av():
+            part.append(frame)
+            if len(part) == self.chunk_size:
+                chunk, part = np.stack(part), []
+                if cache is not None:
+                    cache.append(chunk)
+                yield start, chunk
+                start += len(chunk)
+        if part:
+            chunk = np.stack(part)
             if cache is not None:
                 cache.append(chunk)
             yield start, chunk
             start += len(chunk)
+        if start == 0:
+            raise VideoReadError(f'{self.path}: cannot decode frames')
+        if start < self.num_frames:
+            self.num_frames, self.truncated = start, True
         if cache is not None:
             self._cache = cache
 
