@@ -12,7 +12,8 @@ from mmengine.config import Config
 import est_mm  # noqa: F401
 from est_mm.apis.inference import ESTInferencer
 from est_mm.models.necks.aa_sfe import AASFE
-from est_mm.streaming import JsonLinesWriter, StreamingEST, TrackStreams, snippet_neck
+from est_mm.streaming import (JsonLinesWriter, StreamingEST, TrackStreams, snippet_neck,
+                              video_result)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/est_r18_toy.py')
@@ -112,8 +113,14 @@ def test_stride_10_embeds_every_sampled_frame_once_and_matches_the_inferencer(in
     # also embedded: window 60's new snippet, complete at frame 147 (the track ended at 154)
     assert set(counter.frames) == used | {135, 138, 141, 144, 147}
     assert all(r.track == 3 for r in records)
-    expected = inferencer(frames, fps=FPS).windows
-    _assert_same_windows(records, expected)
+    whole = inferencer(frames, fps=FPS)
+    _assert_same_windows(records, whole.windows)
+    ours = video_result(records, whole.source, len(frames), FPS, inferencer.classes)
+    np.testing.assert_allclose(ours.scores, whole.scores, atol=1e-5)
+    assert (ours.source, ours.num_frames, ours.label_name) == \
+        (whole.source, whole.num_frames, whole.label_name)
+    with pytest.raises(ValueError, match='clip.mp4: no window results'):
+        video_result([], 'clip.mp4', 155, FPS, inferencer.classes)
     # the comparison can fail: windows differ from each other by far more than the tolerance
     assert np.abs(np.subtract(records[0].scores, records[-1].scores)).max() > 1e-4
 

@@ -2,7 +2,8 @@
 every stride, one engine per live track, and a JSON Lines writer for the results."""
 from .engine import StreamingEST, WindowRecord, inferencer_preprocess, snippet_neck
 from .jsonl import JsonLinesWriter
+from .results import video_result
 from .tracks import TrackStreams
 
 __all__ = ['StreamingEST', 'WindowRecord', 'inferencer_preprocess', 'snippet_neck',
-           'JsonLinesWriter', 'TrackStreams']
+           'JsonLinesWriter', 'TrackStreams', 'video_result']
