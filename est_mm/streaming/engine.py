@@ -79,9 +79,9 @@ class StreamingEST:
     their frame indices, so with ``stride`` a multiple of ``snippet_stride`` (default: one snippet
     step) each new window costs one new snippet: ``J`` frames through the backbone. A snippet's
     frames go through the backbone in one batch as soon as its last frame arrives, so the work
-    follows the stream and a window only adds the Transformer; no frame is embedded twice, and at
-    most the one or two snippets after the last window are embedded for nothing when a track
-    ends. What no future window can use is dropped: at most ``n·J`` frame features, ``n`` snippet
+    follows the stream and a window only adds the Transformer; no frame is embedded twice. When a
+    track ends, snippets of windows it never completes may have been embedded for nothing (with
+    stride 10 at most two). What no future window can use is dropped: at most ``n·J`` frame features, ``n`` snippet
     features (``n + 1`` while the next window's new snippet waits for its last frame) and ``J``
     waiting crops are held (with ``keep_tail`` also the last ``window`` frames' crops and
     features).
