@@ -1,0 +1,262 @@
+"""Live frame sources without a camera: a real H.264 file read directly, served over HTTP from
+127.0.0.1 and piped on stdin gives the same frames and times as :class:`VideoFrames`; rotation
+metadata turns frames upright; unopenable, audio-only, truncated and stalling sources give one
+line or end as documented."""
+import fractions
+import http.server
+import os
+import os.path as osp
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from est_mm.video import VideoFrames
+from est_mm.video.sources import StreamError, StreamStalledError, open_stream, source_kind
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+N, H, W = 60, 48, 64
+FPS = 25
+
+
+def write_video(path, faststart=True):
+    """A 60-frame 64x48 25 fps H.264 mp4 of a moving block on a seeded noise background (moov
+    atom first, so it can be read from a pipe). Variable frame rates: tests/test_face_pipeline."""
+    import av
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    container = av.open(str(path), 'w', options={'movflags': 'faststart'} if faststart else {})
+    stream = container.add_stream('libx264', rate=FPS)
+    stream.width, stream.height, stream.pix_fmt = W, H, 'yuv420p'
+    for i in range(N):
+        img = background.copy()
+        img[10:26, i % (W - 16):i % (W - 16) + 16] = (255, 40 * (i % 6), 0)
+        frame = av.VideoFrame.from_ndarray(img, format='rgb24')
+        frame.pts, frame.time_base = i, fractions.Fraction(1, FPS)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def video(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp('sources') / 'clip.mp4')
+
+
+@pytest.fixture(scope='module')
+def reference(video):
+    """Frames ``[N, H, W, 3]`` and start times ``[N]`` as :class:`VideoFrames` reads them."""
+    frames = VideoFrames(video, cache_mb=0)
+    return np.concatenate([c for _, c in frames.chunks()]), frames.frame_times()[:-1]
+
+
+def read_all(stream):
+    items = list(stream)
+    assert [f.index for f in items] == list(range(len(items)))
+    return np.stack([f.image for f in items]), np.array([f.time for f in items])
+
+
+class RangeHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``/clip.mp4`` from ``server.data`` with byte ranges; ``/stall.mp4`` sends the
+    first third of it, then nothing for 5 s."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        data = self.server.data
+        start, end = 0, len(data) - 1
+        ranged = self.headers.get('Range', '').startswith('bytes=')
+        if ranged:
+            first, _, last = self.headers['Range'][6:].partition('-')
+            start, end = int(first or 0), int(last) if last else len(data) - 1
+        if self.path not in ('/clip.mp4', '/stall.mp4') or start >= len(data):
+            self.send_error(404 if start < len(data) else 416)
+            return
+        self.send_response(206 if ranged else 200)
+        self.send_header('Content-Type', 'video/mp4')
+        self.send_header('Accept-Ranges', 'bytes')
+        self.send_header('Content-Length', str(end - start + 1))
+        if ranged:
+            self.send_header('Content-Range', f'bytes {start}-{end}/{len(data)}')
+        self.end_headers()
+        body = data[start:end + 1]
+        try:
+            if self.path == '/stall.mp4':
+                self.wfile.write(body[:len(data) // 3])
+                self.wfile.flush()
+                time.sleep(5)
+            self.wfile.write(body)
+        except OSError:  # the client gave up
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope='module')
+def server(video):
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), RangeHandler)
+    httpd.daemon_threads = True
+    httpd.data = open(video, 'rb').read()
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_source_kinds():
+    assert [source_kind(s) for s in ('-', '0', 3, '/dev/video2', 'rtsp://h/x', 'HTTPS://h/x',
+                                     'clip.mp4')] == \
+        ['stdin', 'camera', 'camera', 'device', 'url', 'url', 'file']
+
+
+def test_file_gives_the_frames_and_times_of_video_frames(video, reference):
+    stream = open_stream(video)
+    assert (stream.kind, stream.width, stream.height, stream.num_frames) == ('file', W, H, N)
+    frames, times = read_all(stream)
+    np.testing.assert_array_equal(frames, reference[0])
+    np.testing.assert_allclose(times, reference[1], atol=1e-6)
+    np.testing.assert_allclose(times, np.arange(N) / FPS, atol=1e-6)
+    assert stream.end_reason == 'end of file' and stream.corrupt_packets == 0
+    assert stream.frames_read == N
+
+
+def test_http_from_localhost_gives_the_same_frames(server, reference):
+    stream = open_stream(f'{server}/clip.mp4', timeout=10)
+    assert stream.kind == 'url'
+    frames, times = read_all(stream)
+    np.testing.assert_array_equal(frames, reference[0])
+    np.testing.assert_allclose(times, reference[1], atol=1e-6)
+    assert stream.end_reason == 'end of stream'
+
+
+READ_STDIN = ('import sys, numpy as np; from est_mm.video.sources import open_stream; '
+              's = open_stream("-", timeout=float(sys.argv[2])); '
+              'items = list(s); np.savez(sys.argv[1], frames=np.stack([f.image for f in items]), '
+              'times=np.array([f.time for f in items]))')
+
+
+def test_stdin_pipe_gives_the_same_frames(video, reference, tmp_path):
+    out = tmp_path / 'piped.npz'
+    with open(video, 'rb') as f:
+        proc = subprocess.run([sys.executable, '-c', READ_STDIN, str(out), '10'], stdin=f,
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    piped = np.load(out)
+    np.testing.assert_array_equal(piped['frames'], reference[0])
+    np.testing.assert_allclose(piped['times'], reference[1], atol=1e-6)
+
+
+def test_silent_stdin_stalls_with_one_line(tmp_path):
+    proc = subprocess.Popen([sys.executable, '-c', READ_STDIN, str(tmp_path / 'x.npz'), '1'],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True)
+    try:
+        proc.wait(timeout=120)   # stdin left open, nothing written
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.stderr.close()
+    assert proc.returncode != 0
+    assert 'StreamStalledError: <stdin>: no data for 1 s (stream stalled)' in err
+
+
+def test_stalling_http_stream_raises_after_the_frames_it_sent(server, reference):
+    stream = open_stream(f'{server}/stall.mp4', timeout=1)
+    got = []
+    with pytest.raises(StreamStalledError) as info:
+        for frame in stream:
+            got.append(frame.image)
+    assert str(info.value) == f'{server}/stall.mp4: no data for 1 s (stream stalled)'
+    assert 0 < len(got) < N
+    np.testing.assert_array_equal(np.stack(got), reference[0][:len(got)])
+    assert stream.end_reason == str(info.value)
+
+
+def one_line(err):
+    message = str(err.value)
+    assert '\n' not in message and message
+    return message
+
+
+def test_closed_port_and_missing_camera_give_one_line():
+    with socket.socket() as sock:   # a port nobody listens on
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StreamError) as err:
+        open_stream(f'http://127.0.0.1:{port}/clip.mp4', timeout=5)
+    assert one_line(err) == f'http://127.0.0.1:{port}/clip.mp4: cannot open (Connection refused)'
+    with pytest.raises(StreamError) as err:
+        open_stream('99')
+    assert one_line(err) == 'camera 99: cannot be opened (no such camera, no permission, or ' \
+        'in use)'
+
+
+def test_audio_only_missing_and_folder_give_one_line(tmp_path):
+    import av
+    path = str(tmp_path / 'voice.wav')
+    with av.open(path, 'w') as container:
+        stream = container.add_stream('pcm_s16le', rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format='s16',
+                                           layout='mono')
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    for source, expected in ((path, f'{path}: no video stream'),
+                             (str(tmp_path / 'none.mp4'), f'{tmp_path}/none.mp4: no such file'),
+                             (str(tmp_path), f'{tmp_path}: is a directory, not a video file')):
+        with pytest.raises(StreamError) as err:
+            open_stream(source)
+        assert one_line(err) == expected
+
+
+def test_truncated_file_gives_the_frames_before_the_cut_then_ends(video, reference, tmp_path):
+    data = open(video, 'rb').read()
+    cut = str(tmp_path / 'cut.mp4')
+    open(cut, 'wb').write(data[:len(data) * 2 // 3])
+    stream = open_stream(cut)
+    frames, times = read_all(stream)
+    assert 0 < len(frames) < N and stream.end_reason == 'end of file'
+    np.testing.assert_array_equal(frames, reference[0][:len(frames)])
+    np.testing.assert_allclose(times, reference[1][:len(frames)], atol=1e-6)
+
+
+def set_display_rotation(src, dst):
+    """Copy of an mp4 whose track matrix says: turn 90 degrees clockwise to show (a phone
+    filmed upright; the stored frames lie on their side)."""
+    data = bytearray(open(src, 'rb').read())
+    at = data.find(b'tkhd')
+    version = data[at + 4]
+    matrix = at + 8 + (32 if version == 1 else 20) + 16   # after times, ids, layer, volume
+    assert struct.unpack('>9i', data[matrix:matrix + 36]) == (65536, 0, 0, 0, 65536, 0, 0, 0,
+                                                              1 << 30)
+    data[matrix:matrix + 36] = struct.pack('>9i', 0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30)
+    open(dst, 'wb').write(data)
+    return dst
+
+
+def test_rotation_metadata_turns_frames_upright(video, reference, tmp_path):
+    rotated = set_display_rotation(video, str(tmp_path / 'phone.mp4'))
+    upright = np.rot90(reference[0], -1, axes=(1, 2))   # 90 degrees clockwise
+    stream = open_stream(rotated)
+    assert (stream.width, stream.height, stream.rotation) == (H, W, -90)
+    np.testing.assert_array_equal(read_all(stream)[0], upright)
+    frames = VideoFrames(rotated, chunk_size=16, cache_mb=0)
+    assert (frames.height, frames.width, frames.rotation) == (W, H, -90)
+    np.testing.assert_array_equal(np.concatenate([c for _, c in frames.chunks()]), upright)
+    np.testing.assert_array_equal(frames.get([7, 3, 50]), upright[[7, 3, 50]])
+
+
+def test_video_frames_get_matches_chunks(video, reference):
+    frames = VideoFrames(video, chunk_size=16, cache_mb=0)
+    np.testing.assert_array_equal(frames.get([59, 0, 31, 31]), reference[0][[59, 0, 31, 31]])
+    assert os.path.getsize(video) > 0
