@@ -260,3 +260,23 @@ def test_video_frames_get_matches_chunks(video, reference):
     frames = VideoFrames(video, chunk_size=16, cache_mb=0)
     np.testing.assert_array_equal(frames.get([59, 0, 31, 31]), reference[0][[59, 0, 31, 31]])
     assert os.path.getsize(video) > 0
+
+
+def test_corrupt_packet_is_skipped_and_counted(video, reference, tmp_path):
+    import av
+    with av.open(video) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    pos, size = packets[30]
+    data = bytearray(open(video, 'rb').read())
+    data[pos:pos + size] = b'\xff' * size
+    broken = str(tmp_path / 'broken.mp4')
+    open(broken, 'wb').write(data)
+    stream = open_stream(broken)
+    frames, _ = read_all(stream)
+    assert (len(frames), stream.corrupt_packets, stream.end_reason) == (N - 1, 1, 'end of file')
+    # VideoFrames cuts a file at its first undecodable packet (its random access does too)
+    cut = VideoFrames(broken, cache_mb=0)
+    kept = np.concatenate([c for _, c in cut.chunks()])
+    assert cut.truncated and len(cut) == len(kept) and 0 < len(kept) < 31
+    np.testing.assert_array_equal(kept, reference[0][:len(kept)])
+    np.testing.assert_array_equal(frames[:len(kept)], kept)

@@ -37,8 +37,8 @@ class VideoFrames:
     ``num_frames``, ``fps``, ``height`` and ``width`` (upright) are known after opening.
     :meth:`chunks` yields ``(start, frames [n, H, W, 3] uint8 RGB)``, decoded in order one frame
     at a time with PyAV (the frames :class:`~est_mm.video.sources.FrameStream` gives); a video
-    whose container claims more frames than can be decoded is cut at the last decodable frame
-    (``truncated`` becomes True). :meth:`get` decodes the frames asked for with decord, and
+    whose container claims more frames than can be decoded, or with a packet that cannot be
+    decoded, is cut there (``truncated`` becomes True; FrameStream skips such packets instead). :meth:`get` decodes the frames asked for with decord, and
     stops decord's decoding thread afterwards (left running, it decodes ahead into memory until
     the whole video is there). Frames are turned upright by the container's rotation
     (``rotation``, degrees counterclockwise; :meth:`get` then decodes with PyAV, from the start).
@@ -139,14 +139,14 @@ class VideoFrames:
         with av.open(self.path) as container:
             stream = container.streams.video[0]
             stream.thread_type = 'AUTO'
-            count = 0
-            frames = decode_frames(container, stream)
+            count, counter = 0, {}
+            frames = decode_frames(container, stream, counter)
             while count < self.num_frames:
                 try:
                     frame = next(frames, None)
                 except Exception:  # noqa: BLE001 - unreadable rest of the file: cut there
                     frame = None
-                if frame is None:
+                if frame is None or counter['corrupt']:   # cut at a corrupt packet, as get()
                     break
                 yield upright(frame.to_ndarray(format='rgb24'), frame.rotation or 0)
                 count += 1
