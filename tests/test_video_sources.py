@@ -280,3 +280,21 @@ def test_corrupt_packet_is_skipped_and_counted(video, reference, tmp_path):
     assert cut.truncated and len(cut) == len(kept) and 0 < len(kept) < 31
     np.testing.assert_array_equal(kept, reference[0][:len(kept)])
     np.testing.assert_array_equal(frames[:len(kept)], kept)
+
+
+def test_variable_frame_rate_times_come_from_timestamps(tmp_path):
+    from test_face_pipeline import VFR_PTS_MS, write_vfr
+    path = write_vfr(tmp_path / 'vfr.mp4')
+    times = [f.time for f in open_stream(path)]
+    np.testing.assert_allclose(times, np.array(VFR_PTS_MS) / 1000, atol=1e-3)  # muxer rounding
+    np.testing.assert_allclose(times, VideoFrames(path).frame_times()[:-1], atol=1e-6)
+
+
+def test_server_that_never_answers_gives_one_line():
+    with socket.socket() as sock:   # accepts connections (backlog) but never replies
+        sock.bind(('127.0.0.1', 0))
+        sock.listen(4)
+        url = f'http://127.0.0.1:{sock.getsockname()[1]}/clip.mp4'
+        with pytest.raises(StreamStalledError) as err:
+            open_stream(url, timeout=1)
+    assert one_line(err) == f'{url}: no answer within 1 s (cannot open)'
