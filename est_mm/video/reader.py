@@ -1,7 +1,8 @@
 """Frame sources with one shape: :class:`VideoFrames` reads a video file in chunks (PyAV in
-order, decord for random access), :class:`ArrayFrames` wraps frames already in memory. Both give ``num_frames``, ``fps``,
-``height``, ``width``, :meth:`chunks` (in order, bounded memory), :meth:`get` (random access)
-and :meth:`frame_times` (seconds from the container's timestamps, right for variable frame rates).
+order, decord for random access), :class:`ArrayFrames` wraps frames already in memory. Both give
+``num_frames``, ``fps``, ``height``, ``width``, :meth:`chunks` (in order, bounded memory),
+:meth:`get` (random access) and :meth:`frame_times` (seconds from the container's timestamps,
+right for variable frame rates).
 """
 import math
 import os
@@ -38,8 +39,9 @@ class VideoFrames:
     :meth:`chunks` yields ``(start, frames [n, H, W, 3] uint8 RGB)``, decoded in order one frame
     at a time with PyAV (the frames :class:`~est_mm.video.sources.FrameStream` gives); a video
     whose container claims more frames than can be decoded, or with a packet that cannot be
-    decoded, is cut there (``truncated`` becomes True; FrameStream skips such packets instead). :meth:`get` decodes the frames asked for with decord, and
-    stops decord's decoding thread afterwards (left running, it decodes ahead into memory until
+    decoded, is cut there (``truncated`` becomes True; FrameStream skips such packets instead).
+    :meth:`get` decodes the frames asked for with decord, and stops decord's decoding thread
+    afterwards (left running, it decodes ahead into memory until
     the whole video is there). Frames are turned upright by the container's rotation
     (``rotation``, degrees counterclockwise; :meth:`get` then decodes with PyAV, from the start).
     Videos up to ``cache_mb`` megabytes of decoded frames are kept after the first full pass, so
@@ -185,10 +187,8 @@ class VideoFrames:
             if len(found) == len(wanted):
                 break
         frames = []
-        for i in indices:
+        for i in indices:   # up to the first missing one; get() names it
             if i not in found:
-                if not found and i == 0:
-                    raise VideoReadError(f'{self.path}: cannot decode frames')
                 break
             frames.append(found[i])
         return np.stack(frames) if frames else np.zeros((0, self.height, self.width, 3),
