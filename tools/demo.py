@@ -1,6 +1,13 @@
-"""Recognise the facial expression in a raw video: find and crop the face (RetinaFace by default),
-run EST over sliding windows, write a JSON of per-window and overall predictions, a timeline PNG
-with the snippet attention, and optionally an annotated video."""
+"""Recognise facial expressions in a raw video, a camera, a network stream or stdin.
+
+A video file: find and crop every face (RetinaFace by default), run EST over sliding windows, write
+a JSON of per-window and overall predictions, a timeline PNG with the snippet attention, and
+optionally an annotated video. A camera index (0, 1, ...), an rtsp/http/... URL or - (an encoded
+stream on stdin), or a file with --live: frames are processed as they arrive (online tracking, a
+label per face every --stride frames, default 10) and written as JSON Lines, flushed per window.
+Files keep the batch path: its tracker interpolates and smooths boxes with later frames, which a
+live source cannot have, so its crops (and numbers) differ from the live path's. Many videos:
+tools/demo_batch.py."""
 import argparse
 import os.path as osp
 import sys
@@ -11,7 +18,9 @@ from tools.argtypes import number  # noqa: E402
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('video', help='input video file (any format decord/FFmpeg reads)')
+    parser.add_argument('video', nargs='?', help='input: a video file (any format FFmpeg reads), '
+                        'a camera index (0), an rtsp:// / http:// ... URL, or - for an encoded '
+                        'stream on stdin (e.g. ffmpeg ... -f mpegts -); or give it as --source')
     parser.add_argument('config', help='model config, e.g. configs/est_r18_dfew.py (not read '
                         'with --backend onnxruntime: the .onnx file carries what it needs)')
     parser.add_argument('checkpoint', help='trained checkpoint (.pth, loaded with safe loading), '
@@ -42,7 +51,8 @@ def parse_args():
     parser.add_argument('--window', type=number(int, 1),
                         help='frames per EST window (default: the sampler\'s 105)')
     parser.add_argument('--stride', type=number(int, 1),
-                        help='frames between window starts (default: half a window)')
+                        help='frames between window starts (default: half a window for files, '
+                        'one snippet step, 10, for live sources)')
     parser.add_argument('--max-faces', type=number(int, 1),
                         help='follow at most this many faces, the biggest and most persistent '
                         '(default: all)')
@@ -51,14 +61,94 @@ def parse_args():
     parser.add_argument('--max-gap', type=number(int, 1), default=25,
                         help='a face missed (e.g. occluded) for up to this many frames keeps '
                         'its track id (default: 25)')
+    parser.add_argument('--source', help='the input, as the first positional argument')
+    parser.add_argument('--live', action='store_true',
+                        help='run a video file through the online (live-source) path: JSON Lines '
+                        'only, boxes from past frames only')
+    parser.add_argument('--jsonl', help='live sources: write the JSON Lines here (- = stdout; '
+                        'default: <out-dir>/<name>.jsonl)')
+    parser.add_argument('--show', action='store_true',
+                        help='live sources: show the frames with boxes and labels in a window '
+                        '(where a display exists; q closes it)')
+    parser.add_argument('--timeout', type=number(float, 0, strict=True), default=10.0,
+                        help='live sources: seconds without data before a stream counts as '
+                        'stalled (default: 10)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files (JSON, PNG, video); without it the '
                         'demo refuses to start if one exists')
-    return parser.parse_args()
+    args = parser.parse_intermixed_args()  # options may come between the positionals
+    if args.source is not None:
+        if args.video is not None:
+            parser.error('give the input either positionally or as --source, not both')
+        args.video = args.source
+    elif args.video is None:
+        parser.error('the following arguments are required: video (or --source)')
+    return args
+
+
+def main_live(args):
+    """A camera, URL, stdin, or a file with --live: the online loop, JSON Lines out."""
+    import os
+    from est_mm.apis.inference import ESTInferencer
+    from est_mm.streaming import display_available, live_name, run_live
+    from est_mm.utils import OutputExistsError, refuse_existing
+    from est_mm.utils.errors import first_line
+    from est_mm.video import StreamError, open_stream
+    if args.backend != 'pytorch':
+        raise SystemExit('live sources need --backend pytorch (the ONNX export runs whole '
+                         'clips, not one frame at a time)')
+    if args.vid_out_dir or args.pred_out_file:
+        raise SystemExit('--vid-out-dir and --pred-out-file are for video files; live sources '
+                         'write JSON Lines (--jsonl)')
+    jsonl = args.jsonl or osp.join(args.out_dir, live_name(args.video) + '.jsonl')
+    if jsonl != '-':
+        try:
+            refuse_existing([jsonl], args.overwrite)
+        except OutputExistsError as err:
+            raise SystemExit(str(err))
+        os.makedirs(osp.dirname(osp.abspath(jsonl)), exist_ok=True)
+    show = args.show
+    if show:
+        why = display_available()
+        if why:
+            print(f'--show: {why}; going on without a window', file=sys.stderr)
+            show = False
+    try:  # the source first: a camera that cannot be opened fails before the model loads
+        source = open_stream(args.video, timeout=args.timeout)
+    except StreamError as err:
+        raise SystemExit(first_line(err))
+    try:
+        inferencer = ESTInferencer(args.config, args.checkpoint, device=args.device,
+                                   window=args.window, backend=args.backend)
+    except (ValueError, OSError, RuntimeError) as err:
+        raise SystemExit(first_line(err))
+    except Exception as err:  # noqa: BLE001 - unexpected: one line with the error's type
+        raise SystemExit(f'cannot set up the model: {type(err).__name__}: {first_line(err)}')
+    try:
+        summary = run_live(source, inferencer, jsonl, detector=args.detector,
+                           detect_every=args.detect_every, margin=args.margin,
+                           align=args.align, crop_faces=not args.no_face_crop,
+                           max_faces=args.max_faces, max_gap=args.max_gap,
+                           stride=args.stride, timeout=args.timeout, show=show)
+    except (StreamError, ValueError) as err:
+        raise SystemExit(first_line(err))
+    if summary['end'] == 'broken pipe':  # the reader went away: end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return
+    print(f"{summary['name']}: {summary['windows']} window(s) from {summary['frames']} "
+          f"frames, {len(summary['tracks'])} face track(s), {summary['end']}"
+          + (f", {summary['corrupt_packets']} corrupt packet(s) skipped"
+             if summary['corrupt_packets'] else '')
+          + ('' if jsonl == '-' else f'\njsonl: {jsonl}'), file=sys.stderr)
 
 
 def main():
     args = parse_args()
+    from est_mm.video import source_kind
+    live = args.live or source_kind(args.video) != 'file'
+    if live:
+        return main_live(args)
     if osp.isdir(args.video):
         raise SystemExit(f'{args.video}: is a directory; the demo takes one video file')
     if not osp.isfile(args.video):

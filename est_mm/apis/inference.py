@@ -214,17 +214,27 @@ class ESTInferencer:
                                   original_shape=(h, w), img_shape=(h, w), modality='RGB',
                                   start_index=0))
 
+    def preprocess_frames(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
+        """RGB frames (``HxWx3`` uint8, any size) -> the backbone's input ``[B, 3, H, W]`` on the
+        model's device: the config's test pipeline after decoding, then the model's data
+        preprocessor (PyTorch backend only). Each frame's result does not depend on the others,
+        so frames may be preprocessed one by one or per clip (the streaming engine does)."""
+        if self.backend != 'pytorch':
+            raise ValueError('preprocess_frames needs the pytorch backend (the ONNX export '
+                             'preprocesses whole clips inside ONNXModel.run)')
+        packed = self._pack(list(frames), range(len(frames)))
+        data = self.model.data_preprocessor(
+            dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]), False)
+        return data['inputs'][0].to(self.device)
+
     @torch.no_grad()
     def _forward(self, clips: List[List[np.ndarray]]):
         """Clips of RGB frames -> (probabilities [N, K], frame weights [N, n, J], snippet
         attention [N, n]) as numpy, with either backend."""
         if self.backend == 'onnxruntime':
             return self.onnx.run(clips)
-        packed = [self._pack(clip, range(len(clip))) for clip in clips]
-        data = self.model.data_preprocessor(
-            dict(inputs=[p['inputs'] for p in packed],
-                 data_samples=[p['data_samples'] for p in packed]), False)
-        logits, weights, attn = self.model.forward_explain(data['inputs'].to(self.device))
+        inputs = torch.stack([self.preprocess_frames(clip) for clip in clips])  # [N, F, 3, H, W]
+        logits, weights, attn = self.model.forward_explain(inputs)
         return (logits.softmax(-1).cpu().numpy(), weights.cpu().numpy(), attn.cpu().numpy())
 
     def window_indices(self, num_frames: int) -> List[tuple]:

@@ -21,7 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 __all__ = ['NoFaceError', 'FaceTrack', 'box_iou', 'IoULinker', 'link_tracks', 'smooth_series',
            'track_area', 'fill_track', 'track_main_face', 'face_descriptor', 'PersonTrack',
-           'FaceTracker', 'associate']
+           'FaceTracker', 'associate', 'LiveFaceBoxes']
 
 Detections = Sequence[Optional[np.ndarray]]
 
@@ -238,6 +238,7 @@ class FaceTracker:
         self.appearance_threshold = appearance_threshold
         self.appearance_weight = appearance_weight
         self.tracks: List[PersonTrack] = []
+        self.started = 0  # tracks ever started (ids stay unique after :meth:`drop_stale`)
 
     def update(self, frame_idx: int, det: Optional[np.ndarray],
                descriptors: Optional[np.ndarray]) -> None:
@@ -268,8 +269,15 @@ class FaceTracker:
                     matched.add(c)
         for c in range(len(det)):
             if c not in matched:
-                self.tracks.append(PersonTrack(len(self.tracks) + 1, [(t, det[c])],
-                                               desc[c].copy()))
+                self.started += 1
+                self.tracks.append(PersonTrack(self.started, [(t, det[c])], desc[c].copy()))
+
+    def drop_stale(self, frame_idx: int) -> List[PersonTrack]:
+        """Removes and returns the tracks last seen more than ``max_gap`` frames before
+        ``frame_idx`` (no later detection can continue them)."""
+        stale = [tr for tr in self.tracks if frame_idx - tr.last > self.max_gap]
+        self.tracks = [tr for tr in self.tracks if frame_idx - tr.last <= self.max_gap]
+        return stale
 
 
 def associate(detections: Detections, descriptors: Sequence[Optional[np.ndarray]],
@@ -280,3 +288,45 @@ def associate(detections: Detections, descriptors: Sequence[Optional[np.ndarray]
     for t, (det, desc) in enumerate(zip(detections, descriptors)):
         tracker.update(t, det, desc)
     return tracker.tracks
+
+
+class LiveFaceBoxes:
+    """A box for every live frame of every face, from past frames only (for live sources).
+
+    :class:`FaceTracker` links the detections of the examined frames; between detections, and
+    through misses of up to ``max_gap`` frames, a track's box and landmarks are its last
+    detection's (held, no look-ahead: unlike :func:`fill_track`, nothing is interpolated towards
+    a later detection or smoothed over future frames). Only each track's last detection is kept,
+    so memory grows with the number of live faces, not with time. ``max_faces`` caps the faces
+    followed at once (later faces are ignored while that many are live).
+    """
+
+    def __init__(self, max_gap: int = 25, iou_threshold: float = 0.3,
+                 max_faces: Optional[int] = None):
+        self.tracker = FaceTracker(iou_threshold, max_gap)
+        self.max_faces = max_faces
+        self._ignored = set()
+
+    def update(self, frame_idx: int, det: Optional[np.ndarray],
+               descriptors: Optional[np.ndarray]) -> None:
+        """Detections ``[K, 15]`` and descriptors ``[K, 64]`` of an examined frame."""
+        known = {tr.track_id for tr in self.tracker.tracks}
+        self.tracker.update(frame_idx, det, descriptors)
+        for tr in self.tracker.tracks:
+            del tr.items[:-1]
+            if tr.track_id not in known and self.max_faces is not None and \
+                    len(known - self._ignored) >= self.max_faces:
+                self._ignored.add(tr.track_id)
+            known.add(tr.track_id)
+
+    def ended(self, frame_idx: int) -> List[int]:
+        """Ids of the followed tracks that frame ``frame_idx`` is too late to continue."""
+        stale = [tr.track_id for tr in self.tracker.drop_stale(frame_idx)]
+        out = [t for t in stale if t not in self._ignored]
+        self._ignored.difference_update(stale)
+        return out
+
+    def boxes(self) -> Dict[int, np.ndarray]:
+        """``{track id: detection row [15]}`` (box, score, 5 landmarks) of every live track."""
+        return {tr.track_id: tr.items[-1][1] for tr in self.tracker.tracks
+                if tr.track_id not in self._ignored}

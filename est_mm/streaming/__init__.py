@@ -2,8 +2,10 @@
 every stride, one engine per live track, and a JSON Lines writer for the results."""
 from .engine import StreamingEST, WindowRecord, inferencer_preprocess, snippet_neck
 from .jsonl import JsonLinesWriter
+from .live import display_available, live_name, run_live
 from .results import video_result
 from .tracks import TrackStreams
 
 __all__ = ['StreamingEST', 'WindowRecord', 'inferencer_preprocess', 'snippet_neck',
-           'JsonLinesWriter', 'TrackStreams', 'video_result']
+           'JsonLinesWriter', 'TrackStreams', 'video_result', 'run_live', 'live_name',
+           'display_available']

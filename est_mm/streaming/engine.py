@@ -48,14 +48,7 @@ def inferencer_preprocess(inferencer) -> Preprocess:
         if type(step).__name__ == 'ZeroFillFrames' and getattr(step, 'num_frames', 0):
             raise ValueError('streaming cannot apply ZeroFillFrames (it zeroes frames of a whole '
                              "clip); use a config without it")
-    model = inferencer.model
-
-    def preprocess(frames: List[np.ndarray]) -> torch.Tensor:
-        packed = inferencer._pack(frames, range(len(frames)))
-        data = model.data_preprocessor(
-            dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]), False)
-        return data['inputs'][0].to(inferencer.device)
-    return preprocess
+    return inferencer.preprocess_frames
 
 
 def snippet_neck(neck):

@@ -1,0 +1,170 @@
+"""The online demo loop for live sources (camera, URL, stdin; a file with ``--live``): frames as
+they arrive → detection every ``detect_every`` frames → :class:`~est_mm.faces.LiveFaceBoxes`
+(past frames only) → crops of the frames a window samples → :class:`TrackStreams` → JSON Lines,
+one record per track per window, flushed as it goes."""
+import os
+import os.path as osp
+import sys
+import time
+from typing import IO, Dict, Optional
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..video.sources import FrameStream, open_stream, source_kind
+from .jsonl import JsonLinesWriter
+from .tracks import TrackStreams
+
+__all__ = ['live_name', 'run_live', 'display_available']
+
+
+def live_name(source) -> str:
+    """A file stem for a source's outputs: ``camera0``, ``stdin``, a URL's last path part (or
+    host), a file's stem."""
+    kind = source_kind(source)
+    text = str(source)
+    if kind == 'camera':
+        return f'camera{int(source)}'
+    if kind == 'stdin':
+        return 'stdin'
+    if kind == 'url':
+        url = urlparse(text)
+        stem = osp.splitext(osp.basename(url.path.rstrip('/')))[0]
+        return stem or (url.hostname or 'stream').replace('.', '_')
+    return osp.splitext(osp.basename(text))[0] or 'video'
+
+
+def display_available() -> Optional[str]:
+    """None when OpenCV can open a window here, else why not (one line)."""
+    import cv2
+    if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY') or
+                                                  os.environ.get('WAYLAND_DISPLAY')):
+        return 'no display (DISPLAY is not set)'
+    try:
+        cv2.namedWindow('est_mm')
+        cv2.destroyWindow('est_mm')
+    except cv2.error:
+        return 'this OpenCV has no GUI (opencv-python-headless)'
+    return None
+
+
+class _Status:
+    """A status line on ``stream`` (frames, fps, windows): rewritten in place once a second on a
+    terminal, a new line every 10 s otherwise."""
+
+    def __init__(self, name: str, stream: Optional[IO[str]]):
+        self.name, self.stream = name, stream
+        self.start = self.shown = time.monotonic()
+
+    def line(self, frames: int, windows: int) -> str:
+        fps = frames / max(time.monotonic() - self.start, 1e-9)
+        return f'{self.name}: {frames} frames, {fps:.1f} fps, {windows} windows emitted'
+
+    def update(self, frames: int, windows: int, final: bool = False) -> None:
+        if self.stream is None:
+            return
+        now = time.monotonic()
+        tty = self.stream.isatty()
+        if final or now - self.shown >= (1.0 if tty else 10.0):
+            self.shown = now
+            self.stream.write(('\r' if tty else '') + self.line(frames, windows) +
+                              ('\n' if final or not tty else ''))
+            self.stream.flush()
+
+
+def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every: int = 1,
+             margin: float = 1.25, align: bool = False, face_size: int = 224,
+             crop_faces: bool = True, max_faces: Optional[int] = None, max_gap: int = 25,
+             window: Optional[int] = None, stride: Optional[int] = None,
+             keep_tail: bool = False, timeout: Optional[float] = 10.0,
+             status: Optional[IO[str]] = sys.stderr, show: bool = False) -> Dict:
+    """Runs EST on ``source`` (anything :func:`~est_mm.video.open_stream` opens, or an opened
+    :class:`~est_mm.video.FrameStream`) frame by frame
+    and writes one JSON Lines record per track per window to ``jsonl`` (a path, ``'-'`` for
+    stdout, or an open stream) as soon as the window's last frame is in.
+
+    Tracks are :class:`~est_mm.faces.LiveFaceBoxes`' (ids 1, 2, …); a track lost for more than
+    ``max_gap`` frames ends (with ``keep_tail`` it then gets its tail window). With
+    ``crop_faces=False`` the frames are the face crops (one track, id 1). Window and stride
+    default to the inferencer's window and one snippet step (10 frames). ``status``: where the
+    status line goes (None: nowhere). ``show``: a window with boxes and labels (the caller
+    checks :func:`display_available`).
+
+    Returns a summary: name, frames, windows, tracks seen, frames embedded, seconds, end (why
+    reading stopped: ``'end of file'``, ``'end of stream'``, ``'interrupted'``,
+    ``'broken pipe'`` or ``'closed'``) and corrupt packets. Raises
+    :class:`~est_mm.video.StreamError` (one line) when the source cannot be opened or stalls
+    (after writing the windows already complete).
+    """
+    from ..faces import build_face_detector, crop_face
+    from ..faces.multi_face import describe_faces
+    from ..faces.tracking import LiveFaceBoxes
+    streams = TrackStreams.from_inferencer(inferencer, window=window or inferencer.window,
+                                           stride=stride, keep_tail=keep_tail)
+    faces = LiveFaceBoxes(max_gap, max_faces=max_faces) if crop_faces else None
+    det_model = build_face_detector(detector) if crop_faces else None
+    frames = source if isinstance(source, FrameStream) else open_stream(source, timeout=timeout)
+    bar = _Status(frames.name, status)
+    seen, labels, count, end = set(), {}, 0, None
+    writer = JsonLinesWriter(jsonl)
+
+    def emit(records):
+        for r in records:
+            writer.write(r)
+            labels[r.track] = f'#{r.track} {r.label_name} {100 * max(r.scores):.0f}%'
+
+    start = time.monotonic()
+    try:
+        for idx, stamp, image in frames:
+            count += 1
+            if crop_faces:
+                if idx % detect_every == 0:
+                    det = det_model.detect(image[None])[0]
+                    faces.update(idx, det, describe_faces(image, det))
+                for track in faces.ended(idx):
+                    emit(streams.end(track))
+                rows = faces.boxes()
+                crops = {t: crop_face(image, row[:4], face_size, margin,
+                                      row[5:15].reshape(5, 2), align)
+                         if streams.needs(t, idx) else None for t, row in rows.items()}
+            else:
+                rows = {1: np.array([0, 0, image.shape[1], image.shape[0]], np.float32)}
+                crops = {1: image if streams.needs(1, idx) else None}
+            seen.update(crops)
+            emit(streams.push(idx, stamp, crops))
+            bar.update(count, writer.count)
+            if show and _show(image, rows, labels, frames.name):
+                end = 'closed'
+                break
+        emit(streams.finish())
+        end = end or frames.end_reason
+    except KeyboardInterrupt:
+        end = 'interrupted'
+        emit(streams.finish())
+    except BrokenPipeError:
+        end = 'broken pipe'
+    finally:
+        frames.close()
+        if end != 'broken pipe':
+            writer.close()
+        bar.update(count, writer.count, final=True)
+        if show:
+            import cv2
+            cv2.destroyAllWindows()
+    return dict(name=frames.name, frames=count, windows=writer.count, tracks=sorted(seen),
+                frames_embedded=streams.frames_embedded,
+                seconds=round(time.monotonic() - start, 3), end=end,
+                corrupt_packets=frames.corrupt_packets)
+
+
+def _show(image, rows, labels, name) -> bool:
+    """Draws the boxes and each track's latest label; True when the user pressed q or Esc."""
+    import cv2
+    canvas = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    for track, row in rows.items():
+        x1, y1, x2, y2 = [int(round(float(v))) for v in row[:4]]
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 0), 2)
+        cv2.putText(canvas, labels.get(track, f'#{track} ...'), (x1, max(12, y1 - 6)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 0), 2)
+    cv2.imshow(f'est_mm: {name}', canvas)
+    return (cv2.waitKey(1) & 0xFF) in (ord('q'), 27)
