@@ -1,0 +1,203 @@
+"""The demo's live path without a camera: a video piped on stdin (tools/demo.py -), served over HTTP
+from 127.0.0.1 and read as a file gives the same JSON Lines records; every sampled frame goes
+through the backbone once; an unopenable camera is one line; the online tracker keeps an occluded
+face's id; many videos resume without overwriting what is finished."""
+import fractions
+import hashlib
+import http.server
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import est_mm  # noqa: F401
+from est_mm.apis.inference import ESTInferencer
+from est_mm.streaming import run_live
+from test_video_sources import RangeHandler
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = 'configs/est_r18_toy.py'
+N, H, W, FPS = 140, 48, 64, 25
+
+
+def write_noise_video(path, num=N, faststart=True):
+    """``num`` frames of seeded noise (every frame different), 64x48 H.264 at 25 fps."""
+    import av
+    rng = np.random.default_rng(0)
+    container = av.open(str(path), 'w', options={'movflags': 'faststart'} if faststart else {})
+    stream = container.add_stream('libx264', rate=FPS)
+    stream.width, stream.height, stream.pix_fmt = W, H, 'yuv420p'
+    for i in range(num):
+        frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
+                                           format='rgb24')
+        frame.pts, frame.time_base = i, fractions.Fraction(1, FPS)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
+    torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def inferencer(checkpoint):
+    return ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu')
+
+
+@pytest.fixture(scope='module')
+def video(tmp_path_factory):
+    return write_noise_video(tmp_path_factory.mktemp('live') / 'noise.mp4')
+
+
+def serve(path):
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), RangeHandler)
+    httpd.daemon_threads = True
+    httpd.data = open(path, 'rb').read()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f'http://127.0.0.1:{httpd.server_address[1]}/clip.mp4'
+
+
+def demo(*args, stdin=None):
+    proc = subprocess.run([sys.executable, 'tools/demo.py', *args], cwd=ROOT, stdin=stdin,
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def assert_same_records(got, expected):
+    assert len(got) == len(expected) > 0
+    for a, b in zip(got, expected):
+        for key in ('track', 'start', 'end', 'frame_inds', 'label', 'label_name'):
+            assert a[key] == b[key], key
+        for key in ('scores', 'frame_weights', 'snippet_attention', 'start_time', 'end_time'):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-5, err_msg=key)
+
+
+def test_stdin_http_and_file_give_the_same_records(video, inferencer, checkpoint, tmp_path):
+    summary = run_live(video, inferencer, str(tmp_path / 'file.jsonl'), crop_faces=False,
+                       status=None)
+    expected = read_jsonl(tmp_path / 'file.jsonl')
+    assert summary['end'] == 'end of file' and summary['frames'] == N
+    assert [r['start'] for r in expected] == [0, 10, 20, 30]  # stride: one snippet step
+    assert expected[0]['end_time'] == pytest.approx(105 / FPS)
+
+    with open(video, 'rb') as f:
+        rc, out, err = demo('-', CONFIG, checkpoint, '--no-face-crop', '--jsonl', '-',
+                            '--device', 'cpu', stdin=f)
+    assert rc == 0, err[-3000:]
+    assert_same_records([json.loads(line) for line in out.splitlines()], expected)
+    assert '<stdin>: 4 window(s) from 140 frames' in err
+
+    httpd, url = serve(video)
+    try:
+        summary = run_live(url, inferencer, str(tmp_path / 'http.jsonl'), crop_faces=False,
+                           status=None)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert summary['end'] == 'end of stream'
+    assert_same_records(read_jsonl(tmp_path / 'http.jsonl'), expected)
+
+
+def test_each_sampled_frame_goes_through_the_backbone_once(video, inferencer, tmp_path):
+    from est_mm.video import open_stream
+    key = {}  # preprocessed image bytes -> frame index
+    for idx, _, image in open_stream(video):
+        key[hashlib.sha1(inferencer.preprocess_frames([image])[0].numpy().tobytes())
+            .hexdigest()] = idx
+    embedded = []
+    backbone = inferencer.model.backbone
+    real = backbone.forward
+
+    def counting(x, *args, **kwargs):
+        embedded.extend(key[hashlib.sha1(img.numpy().tobytes()).hexdigest()] for img in x)
+        return real(x, *args, **kwargs)
+    backbone.forward = counting
+    try:
+        summary = run_live(video, inferencer, str(tmp_path / 'out.jsonl'), crop_faces=False,
+                           status=None)
+    finally:
+        del backbone.forward
+    sampled = {i for r in read_jsonl(tmp_path / 'out.jsonl') for i in r['frame_inds']}
+    assert len(embedded) == len(set(embedded)) == summary['frames_embedded']
+    assert sampled <= set(embedded)
+    # the only extra frames: at most two snippets of windows the source ended before (stride 10)
+    assert len(set(embedded) - sampled) <= 10
+
+
+def test_camera_that_cannot_be_opened_is_one_line(checkpoint):
+    rc, out, err = demo('--source', '99', CONFIG, checkpoint)
+    assert rc == 1
+    assert err.strip() == 'camera 99: cannot be opened (no such camera, no permission, or in use)'
+
+
+def test_live_sources_refuse_to_replace_a_jsonl(video, checkpoint, tmp_path):
+    (tmp_path / 'noise.jsonl').write_text('kept\n')
+    rc, out, err = demo(video, CONFIG, checkpoint, '--live', '--out-dir', str(tmp_path))
+    assert rc == 1 and 'noise.jsonl exists: pass --overwrite' in err
+    assert (tmp_path / 'noise.jsonl').read_text() == 'kept\n'
+
+
+def test_occluded_face_keeps_its_id_through_the_online_tracker(pyfeat_media, inferencer,
+                                                               tmp_path):
+    pyfeat_media('single_face.mp4')
+    from test_demo import compose  # two people; the left one hidden for frames 20-27
+    path = compose(tmp_path)
+    summary = run_live(path, inferencer, str(tmp_path / 'two.jsonl'), status=None)
+    assert summary['tracks'] == [1, 2] and summary['frames'] == 48
+
+
+def test_many_videos_resume_without_overwriting(checkpoint, tmp_path):
+    from est_mm.apis.batch import run_batch
+    from est_mm.datasets.face_extraction import find_videos
+    folder = tmp_path / 'videos'
+    (folder / 'sub').mkdir(parents=True)
+    write_noise_video(folder / 'a.mp4', num=20)
+    write_noise_video(folder / 'sub' / 'b.mp4', num=30)
+    videos = find_videos([str(folder)]).videos
+    model = dict(config=osp.join(ROOT, CONFIG), checkpoint=checkpoint, device='cpu')
+    out = tmp_path / 'out'
+    first = run_batch(videos, model, str(out), crop_faces=False, progress=False)
+    assert sorted(first['done']) == ['a', 'sub/b'] and not first['failed']
+    a_json, b_json = out / 'a.json', out / 'sub' / 'b.json'
+    a_before = a_json.read_bytes()
+    os.utime(a_json, (1, 1))
+    # an interrupted run of b: its marker never written, its timeline half-written
+    os.remove(out / '.est_batch' / 'sub' / 'b.done')
+    (out / 'sub' / 'b_timeline.png').write_bytes(b'partial')
+    second = run_batch(videos, model, str(out), crop_faces=False, progress=False)
+    assert second['skipped'] == ['a'] and second['done'] == ['sub/b']
+    assert a_json.read_bytes() == a_before and os.stat(a_json).st_mtime == 1
+    assert (out / 'sub' / 'b_timeline.png').read_bytes()[:4] == b'\x89PNG'
+    import csv
+    rows = list(csv.DictReader(open(out / 'results.csv')))
+    assert [(osp.basename(r['video']), r['start'], r['end']) for r in rows] == [
+        ('a.mp4', '0', '20'), ('b.mp4', '0', '30')]
+    assert len([k for k in rows[0] if k.startswith('p_')]) == 7
+    np.testing.assert_allclose(
+        [float(v) for k, v in rows[0].items() if k.startswith('p_')],
+        json.loads(a_before)['windows'][0]['scores'], atol=1e-6)
