@@ -5,9 +5,9 @@ the normalisation, each with where it came from (``sources``: ``'config'``, ``'c
 ``'option'`` or ``'default'``). :func:`resolve_spec` makes it from a config and a checkpoint's
 meta: the checkpoint's values win (``notes`` say where the config differs), and every difference
 that makes the checkpoint unusable with the config (class count, snippets per clip, parameter
-shapes) is collected into one :class:`SpecMismatchError` line. :func:`prepare_model` is the one
-"config + checkpoint -> model, spec" path of the inferencer, the ONNX exporter, ``tools/test.py``
-and the analysis tools.
+shapes) is collected into one :class:`SpecMismatchError` line. :func:`est_mm.engine.prepare.prepare_model`
+builds on it: the one "config + checkpoint -> model, spec" path of the inferencer, the ONNX
+exporter, ``tools/test.py`` and the analysis tools.
 
 Stored forms: ``checkpoint['meta']['est']`` (:meth:`InferenceSpec.to_checkpoint_meta`, written by
 ``ESTMetaHook``) and the ONNX file's metadata (:meth:`InferenceSpec.to_onnx_metadata`: each field
@@ -23,7 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from .snippet_geometry import SnippetGeometry
 
 __all__ = ['InferenceSpec', 'SpecMismatchError', 'META_KEY', 'pipeline_step', 'spec_from_config',
-           'resolve_spec', 'apply_spec', 'prepare_model', 'state_dict_problems']
+           'resolve_spec', 'apply_spec', 'state_dict_problems']
 
 META_KEY = 'est'  # checkpoint['meta'][META_KEY]
 FIELDS = ('classes', 'frame_size', 'sampling', 'mean', 'std', 'to_rgb', 'layout')
@@ -182,8 +182,7 @@ def _config_classes(cfg) -> Optional[List[str]]:
     type_name = dataset.get('type')
     if not isinstance(type_name, str):
         return None
-    import est_mm  # noqa: F401  (registers est_mm's datasets)
-    from mmaction.registry import DATASETS
+    from mmaction.registry import DATASETS  # est_mm's datasets: registered by est_mm/__init__
     try:
         dataset_cls = DATASETS.get(type_name)
     except Exception:  # noqa: BLE001 - an unknown type: the build will say so
@@ -386,68 +385,10 @@ def apply_spec(cfg, spec: InferenceSpec):
     return cfg
 
 
-def _state_dict(checkpoint: Mapping) -> dict:
-    """The state dict of an mmengine checkpoint (or a bare one), ``module.`` prefixes removed."""
-    state = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(state, Mapping):
-        return {}
-    return {(k[len('module.'):] if isinstance(k, str) and k.startswith('module.') else k): v
-            for k, v in state.items()}
-
-
-def _shapes(state: Mapping) -> Dict[str, Tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in state.items() if hasattr(v, 'shape')}
-
-
-def prepare_model(cfg, checkpoint: Optional[str], *, config: Optional[str] = None,
-                  overrides: Optional[Mapping] = None, classes_must_match: bool = False,
-                  build: bool = True):
-    """Config + checkpoint -> ``(model in eval mode on the CPU or None, spec, cfg)``.
-
-    Reads ``checkpoint`` with torch's safe loading (:class:`~est_mm.utils.CheckpointError`, one
-    line naming it), resolves the spec (:func:`resolve_spec`: :class:`SpecMismatchError` when
-    they do not fit, parameter shapes included), writes it into ``cfg`` (:func:`apply_spec`),
-    builds the model from the result and loads the weights. ``checkpoint=None``: random
-    weights and the config's spec. ``build=False`` still builds a model to compare shapes, but
-    returns None for it (``tools/test.py``, whose Runner builds its own)."""
-    from mmaction.registry import MODELS
-    from mmaction.utils import register_all_modules
-
-    import est_mm  # noqa: F401  (registers est_mm's components)
-    from .utils.errors import first_line
-    from .utils.safe_checkpoint import safe_load_checkpoint
-    register_all_modules()
-    config = config or getattr(cfg, 'filename', None) or 'the config'
-    try:
-        model = MODELS.build(cfg.model)
-    except Exception as err:  # noqa: BLE001 - one line naming the config
-        raise ValueError(f'{config}: cannot build its model: {type(err).__name__}: '
-                         f'{first_line(err)}') from None
-    if checkpoint is None:
-        spec = resolve_spec(cfg, None, config=config, overrides=overrides)
-        apply_spec(cfg, spec)
-        _use_spec_preprocessor(model, cfg)
-        return (model.eval() if build else None), spec, cfg
-    ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
-    if not isinstance(ckpt, Mapping):
-        from .utils.safe_checkpoint import CheckpointError
-        raise CheckpointError(checkpoint, f'not a checkpoint dict ({type(ckpt).__name__})')
-    state = _state_dict(ckpt)
-    spec = resolve_spec(cfg, ckpt.get('meta'), config=config, checkpoint=str(checkpoint),
-                        model_shapes=_shapes(model.state_dict()),
-                        checkpoint_shapes=_shapes(state), overrides=overrides,
-                        classes_must_match=classes_must_match)
-    apply_spec(cfg, spec)
-    if not build:
-        return None, spec, cfg
-    _use_spec_preprocessor(model, cfg)
-    model.load_state_dict(state, strict=False)  # differences were checked above
-    return model.eval(), spec, cfg
-
-
-def _use_spec_preprocessor(model, cfg) -> None:
-    """Rebuilds ``model``'s data preprocessor from ``cfg`` (after :func:`apply_spec`)."""
-    from mmaction.registry import MODELS
-    preprocessor = (cfg.get('model') or {}).get('data_preprocessor')
-    if isinstance(preprocessor, Mapping) and hasattr(model, 'data_preprocessor'):
-        model.data_preprocessor = MODELS.build(dict(preprocessor))
+def __getattr__(name):
+    # prepare_model moved to est_mm.engine.prepare (it builds a model and reads a checkpoint);
+    # kept here until est_mm/apis/inference.py imports it from there
+    if name == 'prepare_model':
+        from .engine.prepare import prepare_model
+        return prepare_model
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,6 +1,5 @@
 """The compat module: mmaction2 imports, checkpoints load safely (and only safely), a failed
-checkpoint save is one line, and the compat/checkpoint/dataset modules import nothing above them."""
-import ast
+checkpoint save is one line (the import layers: tests/test_import_graph.py)."""
 import errno
 import os
 import os.path as osp
@@ -130,60 +129,6 @@ def test_mmengine_pkg_resources_warning_is_silenced():
                           cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr
     assert 'pkg_resources' not in done.stderr
-
-
-def _import_graph():
-    """``{module: modules of est_mm it imports}``, at any depth of the code (function-level
-    imports count: they run)."""
-    modules = {}
-    for folder, _, files in os.walk(osp.join(REPO, 'est_mm')):
-        for name in files:
-            if name.endswith('.py'):
-                path = osp.join(folder, name)
-                dotted = osp.relpath(path, REPO)[:-3].replace(os.sep, '.')
-                modules[dotted.removesuffix('.__init__')] = path
-    graph = {}
-    for module, path in modules.items():
-        package = module if path.endswith('__init__.py') else module.rsplit('.', 1)[0]
-        found = set()
-        for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ''
-                if node.level:
-                    parts = package.split('.')
-                    base = '.'.join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
-                names = [f'{base}.{a.name}' if f'{base}.{a.name}' in modules else base
-                         for a in node.names]
-            else:
-                continue
-            found.update(n for n in names if n in modules and n != module)
-        graph[module] = found
-    return graph
-
-
-def _reaches(graph, start, goal):
-    todo, seen = [start], set()
-    while todo:
-        module = todo.pop()
-        for dep in graph[module] - seen:
-            if dep == goal:
-                return True
-            seen.add(dep)
-            todo.append(dep)
-    return False
-
-
-def test_compat_utils_and_datasets_are_in_no_import_cycle_and_import_nothing_above_them():
-    graph = _import_graph()
-    assert 'est_mm.utils.safe_checkpoint' in graph['est_mm.compat']  # the edge that stays
-    ours = [m for m in graph if m == 'est_mm.compat' or m.startswith(('est_mm.utils',
-                                                                        'est_mm.datasets'))]
-    assert [m for m in ours if _reaches(graph, m, m)] == []
-    upward = ('est_mm.apis', 'est_mm.deploy', 'est_mm.analysis')
-    assert [(m, d) for m in graph if m.startswith(('est_mm.datasets', 'est_mm.models'))
-            for d in graph[m] if d.startswith(upward)] == []
 
 
 def _save_in_subprocess(code):

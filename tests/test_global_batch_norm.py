@@ -18,7 +18,7 @@ import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
 from est_mm.models.heads import ESTHead
 from est_mm.models.heads.global_batch_norm import GlobalBatchNorm1d
 from est_mm.models.heads.ssop import SSOPBatchError, SSOPBranch
-from est_mm.utils.runner import check_train_batch
+from est_mm.engine.runner import check_train_batch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/est_r18_toy.py'

@@ -23,7 +23,7 @@ from mmengine.config import Config
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
 from conftest import data_options
 from est_mm.models.common import sine_positional_encoding
-from est_mm.utils.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
+from est_mm.engine.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
                                        convert_official, convert_official_checkpoint,
                                        convert_official_file, official_key)
 from mmaction.registry import DATASETS, MODELS

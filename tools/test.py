@@ -48,7 +48,8 @@ def fit_checkpoint(cfg, args):
     when it differs from the config. SystemExit (one line) when they do not fit."""
     from mmengine.dist import is_main_process
 
-    from est_mm.inference_spec import SpecMismatchError, prepare_model
+    from est_mm.engine.prepare import prepare_model
+    from est_mm.inference_spec import SpecMismatchError
     from est_mm.utils import CheckpointError
     try:
         _, spec, cfg = prepare_model(cfg, args.checkpoint, config=args.config, build=False,
@@ -67,8 +68,8 @@ def main():
     from mmengine.dist import is_main_process
 
     from est_mm.datasets.integrity import BadSampleError
-    from est_mm.utils import (CheckpointError, OutputExistsError, build_runner,
-                              check_checkpoint, refuse_existing)
+    from est_mm.engine.runner import build_runner
+    from est_mm.utils import CheckpointError, OutputExistsError, check_checkpoint, refuse_existing
     from est_mm.utils.errors import first_line, last_line
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:

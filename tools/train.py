@@ -130,9 +130,9 @@ def train(args):
 
     from est_mm.datasets.integrity import BadSampleError
     from est_mm.models.heads.ssop import SSOPBatchError
-    from est_mm.utils import CheckpointError, build_runner
+    from est_mm.engine.runner import build_runner, check_data_roots, check_train_batch
+    from est_mm.utils import CheckpointError
     from est_mm.utils.errors import first_line, last_line
-    from est_mm.utils.runner import check_data_roots, check_train_batch
 
     try:
         cfg = merge_args(Config.fromfile(args.config), args)

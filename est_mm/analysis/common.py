@@ -29,7 +29,7 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cp
     if checkpoint is None:
         from mmaction.registry import MODELS
         return MODELS.build(cfg.model).to(device).eval(), None
-    from ..inference_spec import prepare_model
+    from ..engine.prepare import prepare_model
     model, spec, _ = prepare_model(cfg, checkpoint, classes_must_match=classes_must_match)
     return model.to(device).eval(), spec
 

@@ -44,11 +44,11 @@ def load_model(config: str, checkpoint: str, cfg_options: Optional[dict] = None,
                frame_size: Optional[Sequence[int]] = None):
     """The model of ``config`` with ``checkpoint`` and their
     :class:`~est_mm.inference_spec.InferenceSpec`, resolved as ``ESTInferencer`` resolves it
-    (:func:`est_mm.inference_spec.prepare_model`; ``frame_size`` (H, W) overrides the spec's).
+    (:func:`est_mm.engine.prepare.prepare_model`; ``frame_size`` (H, W) overrides the spec's).
     Returns ``(model in eval mode on CPU, Config with the spec applied, spec)``."""
     from mmengine.config import Config
 
-    from ..inference_spec import prepare_model
+    from ..engine.prepare import prepare_model
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -1,13 +1,12 @@
-"""Checkpoint, work-dir and runner helpers. Names are imported on first use (PEP 562), so
-``est_mm.compat`` can use :mod:`.safe_checkpoint` without importing :mod:`.runner` (which
-imports ``est_mm.compat``)."""
+"""Checkpoint and work-dir helpers. Names are imported on first use (PEP 562), so importing one
+(e.g. ``est_mm.compat`` using :mod:`.safe_checkpoint`) does not import the others. The Runner
+helpers of the tools are in :mod:`est_mm.engine.runner`."""
 import importlib
 
 _WHERE = {
     'torchvision_resnet_state_dict': 'checkpoint',
     'OutputExistsError': 'files', 'latest_checkpoint': 'files', 'refuse_existing': 'files',
     'remove_checkpoints': 'files', 'work_dir_checkpoints': 'files',
-    'build_runner': 'runner', 'cfg_options_argument': 'runner', 'launcher_arguments': 'runner',
     'CheckpointError': 'safe_checkpoint', 'CheckpointSaveError': 'safe_checkpoint',
     'UnsafeCheckpointError': 'safe_checkpoint', 'atomic_torch_save': 'safe_checkpoint',
     'check_checkpoint': 'safe_checkpoint', 'describe_load_error': 'safe_checkpoint',

@@ -32,7 +32,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from est_mm.utils.official_est import CONVERT_ERRORS, convert_official_file
+    from est_mm.engine.official_est import CONVERT_ERRORS, convert_official_file
     try:
         print(convert_official_file(args.src, args.dst, args.config, args.trained_on,
                                     args.overwrite))

@@ -15,8 +15,8 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 from ..datasets.emotion_names import emotion_key
-from .files import OutputExistsError, refuse_existing
-from .safe_checkpoint import CheckpointError, atomic_torch_save
+from ..utils.files import OutputExistsError, refuse_existing
+from ..utils.safe_checkpoint import CheckpointError, atomic_torch_save
 
 # official utils.py cate2label: the classifier rows of a model trained on each dataset (the
 # classifier always has 7 outputs; 6-class models leave the last row unused)
@@ -214,8 +214,8 @@ def convert_official_checkpoint(path: str, cfg, trained_on: str = 'DFEW') -> dic
     from mmaction.registry import MODELS
     from mmaction.utils import register_all_modules
 
-    from ..engine.hooks.est_meta_hook import est_checkpoint_meta
-    from .safe_checkpoint import safe_load_checkpoint
+    from ..utils.safe_checkpoint import safe_load_checkpoint
+    from .hooks.est_meta_hook import est_checkpoint_meta
     register_all_modules()
     checkpoint = safe_load_checkpoint(path)
     state = official_state_dict(checkpoint, path)
