@@ -171,11 +171,14 @@ class VideoOrFramesDecode(BaseTransform):
             decoded = [read_rgb(paths[i]) for i in unique]
             h, w = decoded[0].shape[:2] if unique[0] == 0 else image_size(paths[0])
         elif results.get('video_reader') is not None:
+            reader = results['video_reader']
             try:
-                decoded = list(results['video_reader'].get_batch(unique.tolist()).asnumpy())
+                decoded = list(reader.get_batch(unique.tolist()).asnumpy())
             except Exception as err:
                 raise RuntimeError(f'cannot decode frames of video {name}: '
                                    f'{first_line(err)}') from None
+            finally:
+                reader.seek(0)  # stops decord decoding ahead into memory (decord #157, #208)
             h, w = decoded[0].shape[:2]  # a decoded video's frames share one size
         else:
             raise KeyError(f"VideoOrFramesDecode: {name}: results has neither 'frame_paths' nor "
