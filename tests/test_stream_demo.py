@@ -201,3 +201,19 @@ def test_many_videos_resume_without_overwriting(checkpoint, tmp_path):
     np.testing.assert_allclose(
         [float(v) for k, v in rows[0].items() if k.startswith('p_')],
         json.loads(a_before)['windows'][0]['scores'], atol=1e-6)
+
+
+def test_a_file_through_the_streaming_engine_equals_the_inferencer(video, inferencer, tmp_path):
+    from est_mm.apis.demo import run_demo
+    report = run_demo(video, inferencer, str(tmp_path), crop_faces=False)
+    expected = inferencer(video)
+    assert [(w['start'], w['end']) for w in report['windows']] == [(0, 105), (35, 140)]
+    assert len(report['windows']) == len(expected.windows)
+    for got, want in zip(report['windows'], expected.windows):
+        assert got['frame_inds'] == want.frame_inds
+        np.testing.assert_allclose(got['scores'], want.scores, atol=1e-5)
+        np.testing.assert_allclose(got['frame_weights'], want.frame_weights, atol=1e-5)
+        np.testing.assert_allclose(got['snippet_attention'], want.snippet_attention, atol=1e-5)
+        assert (got['start_time'], got['end_time']) == pytest.approx(
+            (want.start_time, want.end_time))
+    np.testing.assert_allclose(list(report['scores'].values()), expected.scores, atol=1e-5)

@@ -1,5 +1,17 @@
 """Raw video → face tracks → EST per face → JSON, timeline PNG and (optionally) an annotated
-video. ``tools/demo.py`` parses arguments and calls :func:`run_demo`."""
+video. ``tools/demo.py`` parses arguments and calls :func:`run_demo` (files) or
+:func:`est_mm.streaming.run_live` (cameras, URLs, stdin).
+
+A file's EST runs on the streaming engine, as a live source's does: one in-order pass over the
+frames crops each face's sampled frames and pushes them to :class:`~est_mm.streaming.TrackStreams`
+(``keep_tail``, the inferencer's window and stride), so memory is bounded by one window per face
+and the numbers equal :meth:`ESTInferencer.predict`'s on the same crops (≤ 1e-5). What differs
+from the live path is the tracking: a file's boxes come from the whole detection pass (linear
+interpolation towards the next detection, a centred moving average, the main face chosen by its
+summed box area, short tracks dropped), which needs frames a live source has not delivered yet; a
+live source holds each face's last detected box. Hence different crops and numbers. The ONNX
+backend runs whole clips, so it keeps :meth:`ESTInferencer.predict` over crops of the sampled
+frames."""
 import glob
 import json
 import os
@@ -56,15 +68,22 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
     total, fps = frames.num_frames, frames.fps
     times = frames.frame_times()
     timer = StageTimer()
-    if crop_faces:
+    streaming = inferencer.backend == 'pytorch'
+    if not crop_faces:
+        people = [dict(id=1, first=0, last=total - 1, face=None)]
+        if not streaming:
+            with timer('est'):
+                result = inferencer.predict(lambda idx: list(frames.get(list(idx))), total,
+                                            fps, name=video)
+            people[0]['result'] = place_windows(result, 0, times)
+    elif streaming:
+        people = _tracks_only(frames, detector, detect_every, smooth, max_faces, min_track_len,
+                              max_gap, timer)
+    else:
         people = _face_tracks(frames, times, inferencer, detector, detect_every, margin, smooth,
                               align, face_size, max_faces, min_track_len, max_gap, timer)
-    else:
-        with timer('est'):
-            result = inferencer.predict(lambda idx: list(frames.get(list(idx))), total, fps,
-                                        name=video)
-        people = [dict(id=1, first=0, last=total - 1, face=None,
-                       result=place_windows(result, 0, times))]
+    if streaming:
+        stream_people(frames, times, people, inferencer, face_size, margin, align, timer)
     main = max(people, key=lambda p: (p['last'] - p['first'], -p['id']))
     result = main['result']
     duration = float(times[-1]) if times is not None else None
@@ -173,6 +192,75 @@ def _face_tracks(frames, times, inferencer, detector, detect_every, margin, smoo
                  result=predict_person(frames, times, person, inferencer, face_size, margin,
                                        align, timer))
             for person in persons]
+
+
+def _tracks_only(frames, detector, detect_every, smooth, max_faces, min_track_len, max_gap,
+                 timer):
+    """[dict(id, first, last, face)]: every tracked face; a single face is the main face
+    tracked over the whole video (as :func:`_main_face`)."""
+    persons, dets = track_faces(frames, detector, detect_every, max_faces, min_track_len,
+                                max_gap, smooth, timer=timer)
+    if len(persons) > 1:
+        return [dict(id=p.track_id, first=p.first, last=p.last, face=p.face) for p in persons]
+    with timer('track'):
+        track = track_main_face(dets, smooth, name=frames.path)  # NoFaceError if none
+    track.fps, track.frame_size = frames.fps, (frames.height, frames.width)
+    return [dict(id=1, first=0, last=frames.num_frames - 1, face=track)]
+
+
+def stream_people(frames, times, people, inferencer: ESTInferencer, size: int = 224,
+                  margin: float = 1.25, align: bool = False,
+                  timer: Optional[StageTimer] = None) -> None:
+    """EST for every person of ``people`` (dicts with id, first, last and ``face``, a
+    :class:`FaceTrack` over frames first..last, or None: the frames are the crops) in one
+    in-order pass over ``frames``: the frames :meth:`ESTInferencer.window_indices` samples in
+    each person's span are cropped and pushed to the streaming engine (``keep_tail``, the
+    inferencer's window and stride), so each person's windows and probabilities are the
+    inferencer's on the same crops. Sets each person's ``result`` (a :class:`VideoResult` on the
+    video's frame numbers, window times from ``times``)."""
+    from ..streaming import TrackStreams, video_result
+    timer = timer or StageTimer()
+    streams = TrackStreams.from_inferencer(inferencer, window=inferencer.window,
+                                           stride=inferencer.stride, keep_tail=True)
+    needed = {p['id']: set((p['first'] + np.unique(np.concatenate(
+        [ind for _, _, ind in inferencer.window_indices(p['last'] - p['first'] + 1)]))).tolist())
+        for p in people}
+    records = {p['id']: [] for p in people}
+
+    def keep(found):
+        for r in found:
+            records[r.track].append(r)
+
+    chunks = frames.chunks()
+    while True:
+        with timer('crop_decode'):
+            item = next(chunks, None)
+        if item is None:
+            break
+        start, chunk = item
+        for idx, image in enumerate(chunk, start):
+            crops = {}
+            with timer('crop'):
+                for p in people:
+                    if p['first'] <= idx <= p['last']:
+                        crops[p['id']] = None
+                        if idx in needed[p['id']]:
+                            face, t = p['face'], idx - p['first']
+                            crops[p['id']] = image if face is None else crop_face(
+                                image, face.boxes[t], size, margin, face.landmarks[t], align)
+            if not crops:
+                continue
+            with timer('est'):
+                keep(streams.push(idx, float(times[idx]) if times is not None else None, crops))
+                for p in people:
+                    if p['last'] == idx:
+                        keep(streams.end(p['id']))
+    with timer('est'):
+        keep(streams.finish())
+    for p in people:
+        p['result'] = place_windows(video_result(records[p['id']], frames.path,
+                                                 frames.num_frames, frames.fps,
+                                                 inferencer.classes), 0, times)
 
 
 def _annotations(people, total):
