@@ -40,6 +40,26 @@ def pyfeat_video(pyfeat_media):
     return pyfeat_media('WolfgangLanger_Pexels.mp4')
 
 
+def cut_video(src, dst, num_frames):
+    """The first ``num_frames`` frames of video ``src`` written to ``dst`` (mp4v, same fps and
+    size); returns ``dst``."""
+    import cv2
+    cap = cv2.VideoCapture(src)
+    fps, writer = cap.get(cv2.CAP_PROP_FPS), None
+    for _ in range(num_frames):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            writer = cv2.VideoWriter(dst, cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                                     (frame.shape[1], frame.shape[0]))
+        writer.write(frame)
+    cap.release()
+    if writer is not None:
+        writer.release()
+    return dst
+
+
 @pytest.fixture(scope='session')
 def toy_root(tmp_path_factory):
     """A tiny toy set in the official DFEW layout: 7 train / 7 test clips per fold, 32 px."""

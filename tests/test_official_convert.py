@@ -21,11 +21,11 @@ import torchvision
 from mmengine.config import Config
 
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
-from conftest import data_options
-from est_mm.models.common import sine_positional_encoding
+from conftest import cut_video, data_options
 from est_mm.engine.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
-                                       convert_official, convert_official_checkpoint,
-                                       convert_official_file, official_key)
+                                        convert_official, convert_official_checkpoint,
+                                        convert_official_file, official_key)
+from est_mm.models.common import sine_positional_encoding
 from mmaction.registry import DATASETS, MODELS
 from mmaction.utils import register_all_modules
 
@@ -498,9 +498,8 @@ def test_tools_test_reports_every_clip_as_fear(toy_fear, toy_root, tmp_path):
                                                        for c in DFEW_CLASSES}
 
 
-def test_demo_on_real_footage_names_fear(toy_fear, tmp_path):
-    from test_demo import FEAT_DATA, cut
-    video = cut(osp.join(FEAT_DATA, 'WolfgangLanger_Pexels.mp4'), str(tmp_path / 'w.mp4'), 3)
+def test_demo_on_real_footage_names_fear(toy_fear, tmp_path, pyfeat_video):
+    video = cut_video(pyfeat_video, str(tmp_path / 'w.mp4'), 3)
     rc, out, err = run([sys.executable, 'tools/demo.py', video, TOY_CONFIG, toy_fear,
                         '--out-dir', str(tmp_path / 'out')])
     assert rc == 0, err[-3000:]

@@ -67,7 +67,7 @@ def main():
 
     import est_mm  # noqa: F401
     from est_mm.engine.official_est import (convert_official_checkpoint, est_mm_key,
-                                           official_state_dict)
+                                            official_state_dict)
     if not torch.cuda.is_available():  # the official PosEncoding calls .cuda(); keep it on CPU
         torch.Tensor.cuda = lambda self, *a, **k: self
     sys.path.insert(0, osp.abspath(args.official_repo))
