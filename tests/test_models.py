@@ -41,6 +41,7 @@ def test_baseline_parameter_count_is_the_paper_minus_unused_attention():
     assert baseline / 1e6 == pytest.approx(33.32, abs=0.01)
 
 
+@pytest.mark.slow  # the 224x224 forward of the DFEW config
 def test_full_size_input_gives_seven_scores():
     model = build_from('est_r18_dfew.py').eval()
     with torch.no_grad():
