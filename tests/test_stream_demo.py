@@ -217,3 +217,32 @@ def test_a_file_through_the_streaming_engine_equals_the_inferencer(video, infere
         assert (got['start_time'], got['end_time']) == pytest.approx(
             (want.start_time, want.end_time))
     np.testing.assert_allclose(list(report['scores'].values()), expected.scores, atol=1e-5)
+
+
+def test_real_footage_on_stdin_gives_the_file_records_with_detection(pyfeat_video, inferencer,
+                                                                     checkpoint, tmp_path):
+    import av
+    from est_mm.video import open_stream
+    path = str(tmp_path / 'wolfgang.mp4')  # 125 real frames, moov first so it can be piped
+    container = av.open(path, 'w', options={'movflags': 'faststart'})
+    stream = container.add_stream('libx264', rate=24)
+    for idx, _, image in open_stream(pyfeat_video):
+        if idx == 125:
+            break
+        if idx == 0:
+            stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], \
+                'yuv420p'
+        frame = av.VideoFrame.from_ndarray(image, format='rgb24')
+        frame.pts, frame.time_base = idx, fractions.Fraction(1, 24)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
+    container.close()
+    summary = run_live(path, inferencer, str(tmp_path / 'file.jsonl'), detect_every=10,
+                       status=None)
+    expected = read_jsonl(tmp_path / 'file.jsonl')
+    assert summary['tracks'] == [1] and [r['start'] for r in expected] == [0, 10, 20]
+    with open(path, 'rb') as f:
+        rc, out, err = demo('-', CONFIG, checkpoint, '--detect-every', '10', '--jsonl', '-',
+                            '--device', 'cpu', stdin=f)
+    assert rc == 0, err[-3000:]
+    assert_same_records([json.loads(line) for line in out.splitlines()], expected)

@@ -1,8 +1,10 @@
 """High-level APIs: :mod:`.inference` (EST on face clips), :mod:`.demo` (raw video → faces →
-EST → JSON, timeline, annotated video). The face pieces they use live in :mod:`est_mm.video`
-(reading), :mod:`est_mm.faces` (detection, tracking, cropping) and
+EST → JSON, timeline, annotated video), :mod:`.batch` (the demo on many videos, one CSV,
+resume; live sources: :func:`est_mm.streaming.run_live`). The face pieces they use live in
+:mod:`est_mm.video` (reading), :mod:`est_mm.faces` (detection, tracking, cropping) and
 :mod:`est_mm.datasets.face_extraction` (frame folders for training); their names are
 re-exported here."""
+from .batch import is_finished, run_batch, write_csv  # noqa: F401
 from ..datasets.face_extraction import (TRACK_FILE, extract_faces,  # noqa: F401
                                         extract_video_faces, find_videos,
                                         format_extract_summary)

@@ -74,10 +74,10 @@ class StreamingEST:
     frames go through the backbone in one batch as soon as its last frame arrives, so the work
     follows the stream and a window only adds the Transformer; no frame is embedded twice. When a
     track ends, snippets of windows it never completes may have been embedded for nothing (with
-    stride 10 at most two). What no future window can use is dropped: at most ``n·J`` frame features, ``n`` snippet
-    features (``n + 1`` while the next window's new snippet waits for its last frame) and ``J``
-    waiting crops are held (with ``keep_tail`` also the last ``window`` frames' crops and
-    features).
+    stride 10 at most two). What no future window can use is dropped: at most ``n·J`` frame
+    features, ``n`` snippet features (``n + 1`` while the next window's new snippet waits for its
+    last frame) and ``J`` waiting crops are held (with ``keep_tail`` also the last ``window``
+    frames' crops and features).
 
     ``keep_tail=True`` also keeps the crops of the last ``window`` frames so that :meth:`finish`
     can add the inferencer's last window ``[N - window, N)`` (when the grid misses the end) or,
