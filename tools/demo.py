@@ -149,6 +149,9 @@ def main():
     live = args.live or source_kind(args.video) != 'file'
     if live:
         return main_live(args)
+    if args.jsonl or args.show:
+        raise SystemExit('--jsonl and --show are for live sources; add --live to run a file '
+                         'through the live path')
     if osp.isdir(args.video):
         raise SystemExit(f'{args.video}: is a directory; the demo takes one video file')
     if not osp.isfile(args.video):
