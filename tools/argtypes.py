@@ -1,5 +1,6 @@
-"""argparse types for numeric options with a lower bound, so a bad value is refused while the
-arguments are parsed (one ``error:`` line, exit 2), before torch or est_mm is imported."""
+"""What the tools share while parsing arguments, importing nothing heavy (so ``--help`` answers at
+once): numeric types with a lower bound (a bad value is one ``error:`` line, exit 2, before torch
+or est_mm is imported), ``--cfg-options``, ``--launcher`` and the list writers' arguments."""
 import argparse
 import math
 
@@ -18,3 +19,53 @@ def number(kind=int, minimum=1, strict=False):
         return value
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+class CfgOptions(argparse.Action):
+    """mmengine's ``DictAction`` for ``--cfg-options``, imported only when the option is given, so
+    that ``--help`` answers without importing mmengine."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mmengine.config import DictAction
+        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
+
+
+def add_cfg_options(parser, example='test_dataloader.dataset.data_root=/data/DFEW'):
+    """``--cfg-options key=value ...``: settings merged into the config (``args.cfg_options``)."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptions,
+        help=f'override settings of the config, key=value pairs merged into it, e.g. {example} '
+        'or key="[a,b]" for lists (quotes needed, no spaces)')
+
+
+def add_launcher(parser, tool):
+    """``--launcher`` and ``--local_rank`` of ``tools/<tool>.py`` (``train`` or ``test``)."""
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher: none = one process; pytorch = started by torchrun '
+        f'(tools/dist_{tool}.sh); slurm = started by srun (tools/slurm_{tool}.sh)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the launcher; not for manual use')
+
+
+def list_writer_parser(doc, description, root_help):
+    """The parser of a ``tools/data/convert_*.py`` list writer: ``root``, ``out_list`` and
+    ``--overwrite``; the tool adds its own options. ``doc`` (the layout and format) is the epilog."""
+    parser = argparse.ArgumentParser(formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=doc, description=description)
+    parser.add_argument('root', help=root_help)
+    parser.add_argument('out_list', help='list file to write (refused if it exists, see '
+                        '--overwrite)')
+    parser.add_argument('--overwrite', action='store_true', help='replace OUT_LIST if it exists')
+    return parser
+
+
+def write_list(write, *args):
+    """Runs a list writer of ``est_mm.datasets.converters`` and prints its report; its one-line
+    errors end the tool as ``error: ...``."""
+    import sys
+    try:
+        report = write(*args)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        sys.exit(f'error: {err}')
+    print('\n'.join(report))

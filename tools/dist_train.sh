@@ -4,12 +4,8 @@
 # Without a GPU each process runs on the CPU with the gloo backend.
 set -euo pipefail
 # --help (or too few arguments): the usage lines above.
-if [[ $# -lt 2 || $1 == -h || $1 == --help ]]; then
-    usage=$(sed -n '2,/^set /{/^# /s/^# //p}' "$0")
-    if [[ $# -ge 1 && ( $1 == -h || $1 == --help ) ]]; then echo "$usage"; exit 0; fi
-    echo "$usage" >&2
-    exit 2
-fi
+source "$(dirname "$0")/usage.sh"
+usage_or_exit 2 "$@"
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

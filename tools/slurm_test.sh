@@ -2,12 +2,8 @@
 # Usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args...]
 set -euo pipefail
 # --help (or too few arguments): the usage lines above.
-if [[ $# -lt 4 || $1 == -h || $1 == --help ]]; then
-    usage=$(sed -n '2,/^set /{/^# /s/^# //p}' "$0")
-    if [[ $# -ge 1 && ( $1 == -h || $1 == --help ) ]]; then echo "$usage"; exit 0; fi
-    echo "$usage" >&2
-    exit 2
-fi
+source "$(dirname "$0")/usage.sh"
+usage_or_exit 4 "$@"
 export MASTER_PORT=${MASTER_PORT:-$((12000 + RANDOM % 20000))}
 PARTITION=$1
 JOB_NAME=$2

@@ -13,11 +13,11 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
+from tools.argtypes import add_cfg_options, add_launcher  # noqa: E402
 
 
 def parse_args(argv=None):
     """The command line, parsed before torch, mmengine's runner or est_mm are imported."""
-    from mmengine.config import DictAction  # torch-free
     parser = argparse.ArgumentParser(description='Test an EST checkpoint; prints WAR and UAR')
     parser.add_argument('config', help='test config file, e.g. configs/est_r18_dfew.py')
     parser.add_argument('checkpoint', help='checkpoint file (.pth) to test')
@@ -29,17 +29,8 @@ def parse_args(argv=None):
                         help='also write the test metrics to this JSON file (written atomically)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing --dump / --metrics-out files (refused without it)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'test_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
-        '(quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher: none = one process; pytorch = started by torchrun '
-        '(tools/dist_test.sh); slurm = started by srun (tools/slurm_test.sh)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the launcher; not for manual use')
+    add_cfg_options(parser)
+    add_launcher(parser, 'test')
     return parser.parse_args(argv)
 
 

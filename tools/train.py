@@ -11,12 +11,12 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
+from tools.argtypes import add_cfg_options, add_launcher  # noqa: E402
 
 
 def parse_args(argv=None):
     """The command line, parsed before torch, mmengine's runner or est_mm are imported (``--help``
     answers at once; mmengine.config is torch-free)."""
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Train an EST video facial-expression recognizer')
     parser.add_argument('config', help='train config file, e.g. configs/est_r18_dfew.py')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
@@ -41,17 +41,8 @@ def parse_args(argv=None):
                         help='give each distributed rank a different seed')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (slower; for exact reproduction)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'train_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
-        '(quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher: none = one process; pytorch = started by torchrun '
-        '(tools/dist_train.sh); slurm = started by srun (tools/slurm_train.sh)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the launcher; not for manual use')
+    add_cfg_options(parser, 'train_dataloader.dataset.data_root=/data/DFEW')
+    add_launcher(parser, 'train')
     return parser.parse_args(argv)
 
 

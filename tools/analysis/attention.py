@@ -6,11 +6,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
+from tools.argtypes import add_cfg_options  # noqa: E402
 
 
 def parse_args():
-    from mmengine.config import DictAction  # torch-free: --help answers at once
     parser = argparse.ArgumentParser(
         description='For each chosen sample write a PNG: its sampled frames as a grid (one row '
         'per snippet) with each frame\'s AA-SFE weight, bars of the decoder\'s attention over the '
@@ -27,10 +26,7 @@ def parse_args():
     parser.add_argument('--device', default='cpu', help='cpu or cuda (default: cpu)')
     parser.add_argument('--json', metavar='OUT',
                         help='also write the weights, attention and labels to this JSON file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'test_dataloader.dataset.data_root=/data/DFEW')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 

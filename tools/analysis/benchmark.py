@@ -7,15 +7,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-
-class CfgOptions(argparse.Action):
-    """mmengine's ``DictAction`` for ``--cfg-options``, imported only when the option is given, so
-    that ``--help`` answers without importing torch or mmengine."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        from mmengine.config import DictAction
-        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
+from tools.argtypes import add_cfg_options  # noqa: E402
 
 
 def parse_args():
@@ -59,11 +51,7 @@ def parse_args():
                         'CPU shared with other jobs, 1 avoids OpenMP stalls that hit models '
                         'with many small ops (EST\'s head, Adam over 175 tensors) hardest')
     parser.add_argument('--json', metavar='OUT', help='also write all numbers to this JSON file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=CfgOptions,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'train_dataloader.dataset.data_root=/data/DFEW or key="[a,b]" for lists '
-        '(quotes needed, no spaces)')
+    add_cfg_options(parser, 'train_dataloader.dataset.data_root=/data/DFEW')
     return parser.parse_args()
 
 

@@ -7,11 +7,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
+from tools.argtypes import add_cfg_options  # noqa: E402
 
 
 def parse_args():
-    from mmengine.config import DictAction  # torch-free: --help answers at once
     parser = argparse.ArgumentParser(
         description='Count parameters and MACs of a config\'s model (per part) and measure its '
         'inference throughput on this machine. MACs follow fvcore/mmengine conventions '
@@ -28,10 +27,7 @@ def parse_args():
                         help='device for the throughput measurement, e.g. cpu or cuda '
                         '(counting always runs on CPU; default: cpu)')
     parser.add_argument('--json', metavar='OUT', help='also write the report to this JSON file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'test_dataloader.dataset.data_root=/data/DFEW')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 

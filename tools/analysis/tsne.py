@@ -5,11 +5,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
+from tools.argtypes import add_cfg_options  # noqa: E402
 
 
 def parse_args():
-    from mmengine.config import DictAction  # torch-free: --help answers at once
     parser = argparse.ArgumentParser(
         description='Plot a t-SNE of the emotion feature T that the EST decoder produces for '
         'every clip of a split (test pipeline, no augmentation), coloured by true class; '
@@ -37,10 +36,7 @@ def parse_args():
     parser.add_argument('--features-out', metavar='NPZ',
                         help='also save T, logits, labels, predictions, sample indices and '
                         'the embedding to this .npz file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs merged into it, e.g. '
-        'test_dataloader.dataset.data_root=/data/DFEW')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 

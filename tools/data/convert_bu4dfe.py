@@ -20,22 +20,18 @@ Example::
 
     python tools/data/convert_bu4dfe.py /data/BU4DFE data/bu4dfe_list.txt
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from tools.argtypes import list_writer_parser, write_list  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
-        description='Write the list file of BU-4DFE sequences for BU3DFEDataset (layout '
-        'and format below).')
-    parser.add_argument('root', help='BU-4DFE root: one folder per subject (F001, M001, ...), '
-                        'each with one folder of frames per expression')
-    parser.add_argument('out_list', help='list file to write (refused if it exists, see '
-                        '--overwrite)')
+    parser = list_writer_parser(
+        __doc__, 'Write the list file of BU-4DFE sequences for BU3DFEDataset (layout and format '
+        'below).', 'BU-4DFE root: one folder per subject (F001, M001, ...), each with one folder '
+        'of frames per expression')
     parser.add_argument('--skip-unknown', action='store_true',
                         help='pass over expression folders whose name is not one of the six '
                         'expressions (e.g. Neutral), counting them, instead of stopping with '
@@ -43,20 +39,14 @@ def parse_args(argv=None):
     parser.add_argument('--skip-empty', action='store_true',
                         help='pass over expression folders without any image, counting them, '
                         'instead of stopping with an error')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace OUT_LIST if it exists')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     from est_mm.datasets.converters import write_bu4dfe_list
-    try:
-        report = write_bu4dfe_list(args.root, args.out_list, args.skip_unknown, args.skip_empty,
-                                   args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        sys.exit(f'error: {err}')
-    print('\n'.join(report))
+    write_list(write_bu4dfe_list, args.root, args.out_list, args.skip_unknown, args.skip_empty,
+               args.overwrite)
 
 
 if __name__ == '__main__':

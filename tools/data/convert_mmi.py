@@ -29,22 +29,18 @@ Example::
 
     python tools/data/convert_mmi.py /data/MMI/Sessions data/mmi_list.txt --labels mmi_labels.csv
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from tools.argtypes import list_writer_parser, write_list  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__,
-        description='Write the list file of MMI videos for MMIDataset (layout and formats '
-        'below).')
-    parser.add_argument('root', help='MMI root, e.g. the "Sessions" folder: one folder per '
-                        'session holding <name>.avi and <name>-oao_aucs.xml')
-    parser.add_argument('out_list', help='list file to write (refused if it exists, see '
-                        '--overwrite)')
+    parser = list_writer_parser(
+        __doc__, 'Write the list file of MMI videos for MMIDataset (layout and formats below).',
+        'MMI root, e.g. the "Sessions" folder: one folder per session holding <name>.avi and '
+        '<name>-oao_aucs.xml')
     parser.add_argument('--labels', required=True, metavar='CSV',
                         help='CSV with rows "name,label,subject": name = video file name '
                         'without .avi, label = one of the six expressions, subject = subject id '
@@ -52,19 +48,14 @@ def parse_args(argv=None):
     parser.add_argument('--skip-missing', action='store_true',
                         help='pass over CSV rows whose video is not under ROOT, counting them, '
                         'instead of stopping with an error')
-    parser.add_argument('--overwrite', action='store_true', help='replace OUT_LIST if it exists')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     from est_mm.datasets.converters import write_mmi_list
-    try:
-        report = write_mmi_list(args.root, args.out_list, args.labels, args.skip_missing,
-                                args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        sys.exit(f'error: {err}')
-    print('\n'.join(report))
+    write_list(write_mmi_list, args.root, args.out_list, args.labels, args.skip_missing,
+               args.overwrite)
 
 
 if __name__ == '__main__':
