@@ -3,18 +3,6 @@
 # Multi-node: NNODES=2 NODE_RANK=0|1 MASTER_ADDR=<node 0> PORT=29500 on every node.
 # Without a GPU each process runs on the CPU with the gloo backend.
 set -euo pipefail
-# --help (or too few arguments): the usage lines above.
-source "$(dirname "$0")/usage.sh"
+source "$(dirname "$0")/launch.sh"
 usage_or_exit 2 "$@"
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+dist_run "$2" train.py "$1" --launcher pytorch "${@:3}"
