@@ -246,3 +246,18 @@ def test_real_footage_on_stdin_gives_the_file_records_with_detection(pyfeat_vide
                             '--device', 'cpu', stdin=f)
     assert rc == 0, err[-3000:]
     assert_same_records([json.loads(line) for line in out.splitlines()], expected)
+
+
+def test_reader_going_away_ends_quietly_and_show_without_display_is_one_line(video,
+                                                                             checkpoint):
+    env = {k: v for k, v in os.environ.items() if k not in ('DISPLAY', 'WAYLAND_DISPLAY')}
+    proc = subprocess.Popen([sys.executable, 'tools/demo.py', video, '--live', CONFIG,
+                             checkpoint, '--no-face-crop', '--jsonl', '-', '--show',
+                             '--device', 'cpu'], cwd=ROOT, env=dict(env, PYTHONPATH=ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=600) == 0, err[-3000:]
+    assert first['start'] == 0 and 'Traceback' not in err and 'BrokenPipe' not in err
+    assert '--show: no display (DISPLAY is not set); going on without a window' in err
