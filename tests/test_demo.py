@@ -218,3 +218,24 @@ def test_window_times_follow_the_timestamps_of_a_variable_frame_rate_file(checkp
                                [starts[w['start']] / 1000 for w in windows], atol=1e-3)
     np.testing.assert_allclose([w['end_time'] for w in windows[:2]], [1.033, 2.0], atol=1e-3)
     assert 2.5 < windows[-1]['end_time'] < 2.6 and report['duration_s'] == windows[-1]['end_time']
+
+
+def test_progress_bar_counts_the_frames_and_stays_off_when_not_a_terminal(checkpoint, tmp_path):
+    import io
+    from est_mm.apis.demo import run_demo
+    from est_mm.apis.inference import ESTInferencer
+    video = str(tmp_path / 'noise.mp4')
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 10.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu', window=4,
+                               stride=2)
+    forced, default = io.StringIO(), io.StringIO()
+    run_demo(video, inferencer, str(tmp_path / 'a'), crop_faces=False, progress=True,
+             progress_file=forced)
+    run_demo(video, inferencer, str(tmp_path / 'b'), crop_faces=False, progress_file=default)
+    last = forced.getvalue().replace('\r', '\n').strip().splitlines()[-1]
+    assert 'noise: crop + EST' in last and '12/12' in last and 's of work per s of video' in last
+    assert default.getvalue() == ''

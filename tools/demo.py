@@ -76,6 +76,9 @@ def parse_args():
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files (JSON, PNG, video); without it the '
                         'demo refuses to start if one exists')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='files: no progress bar on stderr (it is shown only on a terminal '
+                        'anyway)')
     args = parser.parse_intermixed_args()  # options may come between the positionals
     if args.source is not None:
         if args.video is not None:
@@ -182,7 +185,7 @@ def main():
                           pred_out_file=args.pred_out_file, vid_out_dir=args.vid_out_dir,
                           crop_faces=not args.no_face_crop, overwrite=args.overwrite,
                           max_faces=args.max_faces, min_track_len=args.min_track_len,
-                          max_gap=args.max_gap)
+                          max_gap=args.max_gap, progress=False if args.no_progress else None)
     except (NoFaceError, VideoReadError, ValueError, OutputExistsError) as err:
         raise SystemExit(first_line(err))
     speed = report['seconds_per_video_second'] or {}

@@ -16,7 +16,9 @@ import glob
 import json
 import os
 import os.path as osp
-from typing import Dict, Optional
+import sys
+import time
+from typing import IO, Dict, Optional
 
 import numpy as np
 
@@ -51,14 +53,19 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
              face_size: int = 224, pred_out_file: Optional[str] = None,
              vid_out_dir: Optional[str] = None, crop_faces: bool = True,
              overwrite: bool = False, max_faces: Optional[int] = None,
-             min_track_len: int = 10, max_gap: int = 25) -> Dict:
+             min_track_len: int = 10, max_gap: int = 25, progress: Optional[bool] = None,
+             progress_file: Optional[IO[str]] = None) -> Dict:
     """Runs detection + EST on ``video`` and writes ``<stem>.json`` and ``<stem>_timeline.png``
     into ``out_dir`` (and ``<stem>.mp4`` into ``vid_out_dir``). Every face gets its own track
     (``tracks`` in the JSON, ``<stem>_track<id>_timeline.png`` when there are several); with
     one face the result is exactly the single-face path's. The top-level prediction is the
     longest track's. The JSON also holds the timings: seconds of work per second of video.
     Raises :class:`est_mm.utils.OutputExistsError` before any work if one of these files exists,
-    unless ``overwrite``; each is written under a temporary name, then renamed."""
+    unless ``overwrite``; each is written under a temporary name, then renamed.
+
+    ``progress``: a tqdm bar on ``progress_file`` (default stderr) over the in-order crop + EST
+    pass (PyTorch backend): frames done / total, frames per second and the pass's seconds of
+    work per second of video; None (tqdm's convention) shows it only on a terminal."""
     from ..utils.files import refuse_existing
     outputs = demo_outputs(video, out_dir, pred_out_file, vid_out_dir)
     stem = osp.splitext(osp.basename(video))[0]
@@ -83,7 +90,9 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
         people = _face_tracks(frames, times, inferencer, detector, detect_every, margin, smooth,
                               align, face_size, max_faces, min_track_len, max_gap, timer)
     if streaming:
-        stream_people(frames, times, people, inferencer, face_size, margin, align, timer)
+        with _progress_bar(total, fps, f'{stem}: crop + EST', progress, progress_file) as bar:
+            stream_people(frames, times, people, inferencer, face_size, margin, align, timer,
+                          bar)
     main = max(people, key=lambda p: (p['last'] - p['first'], -p['id']))
     result = main['result']
     duration = float(times[-1]) if times is not None else None
@@ -210,14 +219,15 @@ def _tracks_only(frames, detector, detect_every, smooth, max_faces, min_track_le
 
 def stream_people(frames, times, people, inferencer: ESTInferencer, size: int = 224,
                   margin: float = 1.25, align: bool = False,
-                  timer: Optional[StageTimer] = None) -> None:
+                  timer: Optional[StageTimer] = None, bar=None) -> None:
     """EST for every person of ``people`` (dicts with id, first, last and ``face``, a
     :class:`FaceTrack` over frames first..last, or None: the frames are the crops) in one
     in-order pass over ``frames``: the frames :meth:`ESTInferencer.window_indices` samples in
     each person's span are cropped and pushed to the streaming engine (``keep_tail``, the
     inferencer's window and stride), so each person's windows and probabilities are the
     inferencer's on the same crops. Sets each person's ``result`` (a :class:`VideoResult` on the
-    video's frame numbers, window times from ``times``)."""
+    video's frame numbers, window times from ``times``). ``bar``: a tqdm bar advanced per frame
+    (see :func:`_progress_bar`)."""
     from ..streaming import TrackStreams, video_result
     timer = timer or StageTimer()
     streams = TrackStreams.from_inferencer(inferencer, window=inferencer.window,
@@ -255,12 +265,48 @@ def stream_people(frames, times, people, inferencer: ESTInferencer, size: int = 
                 for p in people:
                     if p['last'] == idx:
                         keep(streams.end(p['id']))
+        if bar is not None:
+            bar.advance(start + len(chunk), times)
     with timer('est'):
         keep(streams.finish())
     for p in people:
         p['result'] = place_windows(video_result(records[p['id']], frames.path,
                                                  frames.num_frames, frames.fps,
                                                  inferencer.classes), 0, times)
+
+
+class _ProgressBar:
+    """A tqdm bar over a video's frames whose postfix is the seconds of work per second of
+    video since it started."""
+
+    def __init__(self, tqdm_bar, fps: Optional[float]):
+        self.bar, self.fps, self.start = tqdm_bar, fps, time.perf_counter()
+
+    def advance(self, done: int, times: Optional[np.ndarray]) -> None:
+        """Marks frames [0, done) as processed (``times``: the video's frame times [T + 1])."""
+        self.bar.update(done - self.bar.n)
+        video_s = (float(times[min(done, len(times) - 1)]) if times is not None
+                   else done / self.fps if self.fps else None)
+        if video_s:
+            self.bar.set_postfix_str(
+                f'{(time.perf_counter() - self.start) / video_s:.2f} s of work per s of video',
+                refresh=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _progress_bar(total: int, fps: Optional[float], desc: str, progress: Optional[bool],
+                  stream: Optional[IO[str]]) -> _ProgressBar:
+    """A :class:`_ProgressBar` over ``total`` frames on ``stream`` (default stderr); ``progress``
+    None: only when that is a terminal (tqdm's ``disable=None``)."""
+    from tqdm import tqdm
+    return _ProgressBar(tqdm(total=total, desc=desc, unit='frame', file=stream or sys.stderr,
+                             disable=None if progress is None else not progress,
+                             dynamic_ncols=True), fps)
 
 
 def _annotations(people, total):
