@@ -21,6 +21,7 @@ def run_folds(*args):
     return proc.returncode, out
 
 
+@pytest.mark.slow  # ten training and test runs: ~75 s on 2 cores
 def test_five_fold_toy_run_table_and_resume(toy_root, tmp_path):
     work = str(tmp_path / 'folds')
     # drop the leading --cfg-options; weights-only checkpoints keep the 5 folds quick
