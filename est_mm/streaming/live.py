@@ -77,7 +77,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
              crop_faces: bool = True, max_faces: Optional[int] = None, max_gap: int = 25,
              window: Optional[int] = None, stride: Optional[int] = None,
              keep_tail: bool = False, timeout: Optional[float] = 10.0,
-             status: Optional[IO[str]] = sys.stderr, show: bool = False) -> Dict:
+             status: Optional[IO[str]] = sys.stderr, show: bool = False,
+             timer=None) -> Dict:
     """Runs EST on ``source`` (anything :func:`~est_mm.video.open_stream` opens, or an opened
     :class:`~est_mm.video.FrameStream`) frame by frame
     and writes one JSON Lines record per track per window to ``jsonl`` (a path, ``'-'`` for
@@ -88,7 +89,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     ``crop_faces=False`` the frames are the face crops (one track, id 1). Window and stride
     default to the inferencer's window and one snippet step (10 frames). ``status``: where the
     status line goes (None: nowhere). ``show``: a window with boxes and labels (the caller
-    checks :func:`display_available`).
+    checks :func:`display_available`). ``timer``: a :class:`~est_mm.utils.StageTimer` that
+    accumulates the seconds of decode, detect, track, crop and est.
 
     Returns a summary: name, frames, windows, tracks seen, frames embedded, seconds, end (why
     reading stopped: ``'end of file'``, ``'end of stream'``, ``'interrupted'``,
@@ -99,6 +101,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     from ..faces import build_face_detector, crop_face
     from ..faces.multi_face import describe_faces
     from ..faces.tracking import LiveFaceBoxes
+    from ..utils.stage_timer import StageTimer
+    timer = timer or StageTimer()
     streams = TrackStreams.from_inferencer(inferencer, window=window or inferencer.window,
                                            stride=stride, keep_tail=keep_tail)
     faces = LiveFaceBoxes(max_gap, max_faces=max_faces) if crop_faces else None
@@ -115,28 +119,40 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
 
     start = time.monotonic()
     try:
-        for idx, stamp, image in frames:
+        items = iter(frames)
+        while True:
+            with timer('decode'):
+                item = next(items, None)
+            if item is None:
+                break
+            idx, stamp, image = item
             count += 1
             if crop_faces:
                 if idx % detect_every == 0:
-                    det = det_model.detect(image[None])[0]
-                    faces.update(idx, det, describe_faces(image, det))
-                for track in faces.ended(idx):
-                    emit(streams.end(track))
+                    with timer('detect'):
+                        det = det_model.detect(image[None])[0]
+                    with timer('track'):
+                        faces.update(idx, det, describe_faces(image, det))
+                with timer('est'):
+                    for track in faces.ended(idx):
+                        emit(streams.end(track))
                 rows = faces.boxes()
-                crops = {t: crop_face(image, row[:4], face_size, margin,
-                                      row[5:15].reshape(5, 2), align)
-                         if streams.needs(t, idx) else None for t, row in rows.items()}
+                with timer('crop'):
+                    crops = {t: crop_face(image, row[:4], face_size, margin,
+                                          row[5:15].reshape(5, 2), align)
+                             if streams.needs(t, idx) else None for t, row in rows.items()}
             else:
                 rows = {1: np.array([0, 0, image.shape[1], image.shape[0]], np.float32)}
                 crops = {1: image if streams.needs(1, idx) else None}
             seen.update(crops)
-            emit(streams.push(idx, stamp, crops))
+            with timer('est'):
+                emit(streams.push(idx, stamp, crops))
             bar.update(count, writer.count)
             if show and _show(image, rows, labels, frames.name):
                 end = 'closed'
                 break
-        emit(streams.finish())
+        with timer('est'):
+            emit(streams.finish())
         end = end or frames.end_reason
     except KeyboardInterrupt:
         end = 'interrupted'
