@@ -277,25 +277,29 @@ def stream_people(frames, times, people, inferencer: ESTInferencer, size: int = 
 
 class _ProgressBar:
     """A tqdm bar over a video's frames whose postfix is the seconds of work per second of
-    video since it started."""
+    video since it started (the last update, on closing, includes the work after the last
+    frame)."""
 
     def __init__(self, tqdm_bar, fps: Optional[float]):
-        self.bar, self.fps, self.start = tqdm_bar, fps, time.perf_counter()
+        self.bar, self.fps, self.start, self.video_s = tqdm_bar, fps, time.perf_counter(), None
 
     def advance(self, done: int, times: Optional[np.ndarray]) -> None:
         """Marks frames [0, done) as processed (``times``: the video's frame times [T + 1])."""
+        self.video_s = (float(times[min(done, len(times) - 1)]) if times is not None
+                        else done / self.fps if self.fps else None)
+        self._postfix()
         self.bar.update(done - self.bar.n)
-        video_s = (float(times[min(done, len(times) - 1)]) if times is not None
-                   else done / self.fps if self.fps else None)
-        if video_s:
-            self.bar.set_postfix_str(
-                f'{(time.perf_counter() - self.start) / video_s:.2f} s of work per s of video',
-                refresh=False)
+
+    def _postfix(self) -> None:
+        if self.video_s:
+            self.bar.set_postfix_str(f'{(time.perf_counter() - self.start) / self.video_s:.2f} '
+                                     's of work per s of video', refresh=False)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        self._postfix()
         self.bar.close()
 
 
