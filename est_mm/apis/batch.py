@@ -55,7 +55,7 @@ def _one(video: str, name: str, out_dir: str, vid_out_dir: Optional[str],
     try:
         run_demo(video, _INFERENCER, osp.join(out_dir, sub),
                  vid_out_dir=osp.join(vid_out_dir, sub) if vid_out_dir else None,
-                 overwrite=True, **demo_kwargs)
+                 overwrite=True, **dict(demo_kwargs, progress=False))
     except Exception as err:  # noqa: BLE001 - one video's failure does not stop the others
         return name, first_line(err)
     marker = _marker(out_dir, name)
