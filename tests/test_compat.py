@@ -45,14 +45,20 @@ def test_checkpoint_that_runs_code_is_refused(tmp_path):
 
 
 def test_mmengine_style_checkpoint_loads_with_default_safe_loading(tmp_path):
+    """Also after a safe_load_checkpoint: leaving torch's safe_globals context there once removed
+    the types that ``import est_mm`` had allowed, so this test failed after any test that loaded a
+    checkpoint with est_mm."""
     import numpy as np
     from mmengine.logging import HistoryBuffer
+
+    from est_mm.utils import safe_load_checkpoint
     buf = HistoryBuffer()
     buf.update(0.5)
     ckpt = {'meta': {'epoch': 3, 'seed': np.int64(3456), 'hist': buf,
                      'arr': np.arange(3, dtype=np.float32), 'dt': np.dtype('float64')},
             'state_dict': {'w': torch.ones(2)}}
     torch.save(ckpt, tmp_path / 'ok.pth')
+    assert safe_load_checkpoint(tmp_path / 'ok.pth')['meta']['epoch'] == 3
     loaded = torch.load(tmp_path / 'ok.pth', map_location='cpu')
     assert loaded['meta']['epoch'] == 3 and loaded['meta']['hist'].current() == 0.5
 

@@ -108,8 +108,11 @@ def safe_load_checkpoint(path, map_location='cpu', mmap: bool = False):
     if not osp.isfile(path):
         raise CheckpointError(path, 'is a folder, not a checkpoint file' if osp.isdir(path)
                               else 'no such checkpoint file')
+    # leaving the context removes what it added: add only what is not allowed already
+    allowed = torch.serialization.get_safe_globals()
     try:
-        with torch.serialization.safe_globals(safe_checkpoint_globals()):
+        with torch.serialization.safe_globals(
+                [g for g in safe_checkpoint_globals() if g not in allowed]):
             return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - every load failure becomes one clear line
         raise describe_load_error(path, err) from err
