@@ -144,6 +144,14 @@ def main_live(args):
           + (f", {summary['corrupt_packets']} corrupt packet(s) skipped"
              if summary['corrupt_packets'] else '')
           + ('' if jsonl == '-' else f'\njsonl: {jsonl}'), file=sys.stderr)
+    for track, frames in sorted(summary['short_tracks'].items()):
+        print(f"  face #{track}: no window: {frames} frame(s), a window needs "
+              f"{summary['window']}", file=sys.stderr)
+    if not summary['windows']:
+        raise SystemExit(f"{summary['name']}: no window written: "
+                         + ('no face was found' if not summary['tracks'] else
+                            f"no face track lasted the {summary['window']} frames a window "
+                            'needs (--window sets a shorter one)'))
 
 
 def main():

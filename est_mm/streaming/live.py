@@ -92,7 +92,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     checks :func:`display_available`). ``timer``: a :class:`~est_mm.utils.StageTimer` that
     accumulates the seconds of decode, detect, track, crop and est.
 
-    Returns a summary: name, frames, windows, tracks seen, frames embedded, seconds, end (why
+    Returns a summary: name, frames, windows, tracks seen, frames embedded, window (frames),
+    short_tracks (track id -> frame count of the ended tracks that got no window), seconds, end (why
     reading stopped: ``'end of file'``, ``'end of stream'``, ``'interrupted'``,
     ``'broken pipe'`` or ``'closed'``) and corrupt packets. Raises
     :class:`~est_mm.video.StreamError` (one line) when the source cannot be opened or stalls
@@ -103,7 +104,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     from ..faces.tracking import LiveFaceBoxes
     from ..utils.stage_timer import StageTimer
     timer = timer or StageTimer()
-    streams = TrackStreams.from_inferencer(inferencer, window=window or inferencer.window,
+    window = window or inferencer.window
+    streams = TrackStreams.from_inferencer(inferencer, window=window,
                                            stride=stride, keep_tail=keep_tail)
     faces = LiveFaceBoxes(max_gap, max_faces=max_faces) if crop_faces else None
     det_model = build_face_detector(detector) if crop_faces else None
@@ -168,7 +170,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
             import cv2
             cv2.destroyAllWindows()
     return dict(name=frames.name, frames=count, windows=writer.count, tracks=sorted(seen),
-                frames_embedded=streams.frames_embedded,
+                frames_embedded=streams.frames_embedded, window=window,
+                short_tracks=dict(streams.short),
                 seconds=round(time.monotonic() - start, 3), end=end,
                 corrupt_packets=frames.corrupt_packets)
 

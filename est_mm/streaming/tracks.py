@@ -26,6 +26,7 @@ class TrackStreams:
         self.engines: Dict[int, StreamingEST] = {}
         self._probe: Optional[StreamingEST] = None
         self._ended_embedded = 0
+        self.short: Dict[int, int] = {}  # ended tracks that got no window -> their frame count
 
     @classmethod
     def from_inferencer(cls, inferencer, window: Optional[int] = None,
@@ -64,6 +65,8 @@ class TrackStreams:
             return []
         records = engine.finish()
         self._ended_embedded += engine.frames_embedded
+        if not engine.windows_emitted and engine.last is not None:
+            self.short[track] = engine.last - engine.origin + 1
         return records
 
     def finish(self) -> List[WindowRecord]:
