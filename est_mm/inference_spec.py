@@ -383,12 +383,3 @@ def apply_spec(cfg, spec: InferenceSpec):
         model['data_preprocessor'].update(mean=list(spec.mean), std=list(spec.std),
                                           to_rgb=spec.to_rgb)
     return cfg
-
-
-def __getattr__(name):
-    # prepare_model moved to est_mm.engine.prepare (it builds a model and reads a checkpoint);
-    # kept here until est_mm/apis/inference.py imports it from there
-    if name == 'prepare_model':
-        from .engine.prepare import prepare_model
-        return prepare_model
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -22,10 +22,7 @@ LAYERS = (
 )
 EXEMPT = 'est_mm'  # est_mm/__init__.py imports every layer to register them
 # (module, import) kept for callers not yet moved; each entry names what ends it
-TRANSITIONAL = {
-    # until est_mm/apis/inference.py imports prepare_model from est_mm.engine.prepare
-    ('est_mm.inference_spec', 'est_mm.engine.prepare'),
-}
+TRANSITIONAL = set()  # upward edges allowed for now: none
 
 
 def layer_of(module):

@@ -16,7 +16,8 @@ from mmaction.registry import TRANSFORMS
 from mmaction.utils import register_all_modules
 from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
 from ..deploy.onnx_backend import as_rgb
-from ..inference_spec import InferenceSpec, prepare_model
+from ..engine.prepare import prepare_model
+from ..inference_spec import InferenceSpec
 from ..utils.errors import first_line
 from ..video import VideoFrames
 
