@@ -17,6 +17,11 @@ usage_or_exit() {
 dist_run() {
     local gpus=$1 tool=$2
     shift 2
+    if ! [[ $gpus =~ ^[1-9][0-9]*$ ]]; then
+        echo "$(basename "$0"): GPUS must be a whole number >= 1 (processes per node)," \
+            "got '$gpus'" >&2
+        exit 2
+    fi
     PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
     "${PYTHON:-python}" -m torch.distributed.run --nnodes="${NNODES:-1}" \
         --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \

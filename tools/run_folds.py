@@ -12,6 +12,7 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from tools.argtypes import number  # noqa: E402
 
 METRICS = 'test_metrics.json'
 
@@ -20,11 +21,11 @@ def parse_args(argv=None):
     """The command line, parsed before mmengine or est_mm (and so torch) are imported."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config of a k-fold dataset, e.g. configs/est_r18_dfew.py')
-    parser.add_argument('--folds', type=int, nargs='+',
+    parser.add_argument('--folds', type=number(int, 1), nargs='+',
                         help='folds to run (default: all, 1..num_folds of the dataset)')
     parser.add_argument('--work-dir', help='parent of the per-fold work dirs fold_<k>/ and of '
                         'the summary (default: ./work_dirs/<config name>_folds)')
-    parser.add_argument('--gpus', type=int, default=1,
+    parser.add_argument('--gpus', type=number(int, 1), default=1,
                         help='processes per fold: >1 trains and tests with tools/dist_*.sh '
                         '(torchrun; gloo on a machine without a GPU)')
     parser.add_argument('--checkpoint', choices=['last', 'best'], default='last',

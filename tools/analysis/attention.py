@@ -6,7 +6,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options  # noqa: E402
+from tools.argtypes import add_cfg_options, number  # noqa: E402
 
 
 def parse_args():
@@ -18,7 +18,7 @@ def parse_args():
     parser.add_argument('config', help='config file, e.g. configs/est_r18_dfew.py')
     parser.add_argument('checkpoint', help='checkpoint file (.pth) of that config')
     parser.add_argument('--out-dir', required=True, help='folder for the PNGs')
-    parser.add_argument('--indices', type=int, nargs='+',
+    parser.add_argument('--indices', type=number(int, 0), nargs='+',
                         help='sample indices in the split (default: the first 4)')
     parser.add_argument('--split', default='test', choices=['train', 'val', 'test'],
                         help='which dataloader\'s dataset (read with the test pipeline; '

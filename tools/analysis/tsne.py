@@ -5,7 +5,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options  # noqa: E402
+from tools.argtypes import add_cfg_options, number  # noqa: E402
 
 
 def parse_args():
@@ -19,12 +19,12 @@ def parse_args():
     parser.add_argument('--split', default='test', choices=['train', 'val', 'test'],
                         help='which dataloader\'s dataset to embed (read with the test '
                         'pipeline; default: test)')
-    parser.add_argument('--max-samples', type=int, default=1000,
+    parser.add_argument('--max-samples', type=number(int, 1), default=1000,
                         help='embed a random subset of at most this many clips (exact t-SNE '
                         'is O(N²); default: 1000)')
-    parser.add_argument('--perplexity', type=float, default=30.0,
+    parser.add_argument('--perplexity', type=number(float, 0, strict=True), default=30.0,
                         help='t-SNE perplexity, capped at (N-1)/3 (default: 30)')
-    parser.add_argument('--iters', type=int, default=1000,
+    parser.add_argument('--iters', type=number(int, 1), default=1000,
                         help='t-SNE gradient steps (default: 1000)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the subset and the t-SNE start (default: 0)')

@@ -24,6 +24,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from tools.argtypes import number  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -35,23 +36,23 @@ def parse_args(argv=None):
                         '(weights_only) loading, every model parameter must be in it')
     parser.add_argument('--out', metavar='FILE.onnx',
                         help='output file (default: the checkpoint\'s path with .onnx)')
-    parser.add_argument('--opset', type=int, default=17, metavar='N',
+    parser.add_argument('--opset', type=number(int, 14), default=17, metavar='N',
                         help='ONNX opset version (default: 17)')
-    parser.add_argument('--frame-size', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--frame-size', type=number(int, 1), nargs=2, metavar=('H', 'W'),
                         help='frame height and width of the graph input (default: the '
                         'checkpoint\'s frame size, else the test pipeline\'s Resize, e.g. 224 '
                         '224). Frames of other sizes are resized to it by ONNXModel')
-    parser.add_argument('--batch', type=int, default=2, metavar='N',
+    parser.add_argument('--batch', type=number(int, 1), default=2, metavar='N',
                         help='batch size of the dummy input used for tracing (default: 2); the '
                         'exported batch axis is dynamic whatever N is')
-    parser.add_argument('--verify-clips', type=int, default=2, metavar='N',
+    parser.add_argument('--verify-clips', type=number(int, 0), default=2, metavar='N',
                         help='clips of each kind (random; random of another size, resized) '
                         'compared with PyTorch, at batch 1 and batch N (default: 2); 0 skips '
                         'the verification')
     parser.add_argument('--verify-frames', nargs='+', metavar='DIR_OR_VIDEO',
                         help='frame folders or video files to verify on as well (one clip '
                         'each, sampled as at test time)')
-    parser.add_argument('--atol', type=float, default=1e-4,
+    parser.add_argument('--atol', type=number(float, 0, strict=True), default=1e-4,
                         help='largest allowed max abs difference per output (default: 1e-4)')
     parser.add_argument('--verify-only', action='store_true',
                         help='export nothing: verify the existing --out file against CONFIG + '
@@ -62,7 +63,10 @@ def parse_args(argv=None):
                         help='seed of the random verification clips (default: 0)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (as in tools/test.py)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.verify_frames and args.verify_clips == 0:
+        parser.error('--verify-frames needs the verification that --verify-clips 0 skips')
+    return args
 
 
 def main(argv=None) -> int:
