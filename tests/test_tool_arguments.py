@@ -44,3 +44,17 @@ def test_dist_scripts_refuse_a_gpu_count_that_is_not_a_positive_number(gpus):
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("dist_train.sh: GPUS must be a whole number >= 1 (processes "
                                    f"per node), got '{gpus}'")
+
+
+def test_test_py_with_a_missing_data_folder_is_one_line(tmp_path):
+    import torch
+    ckpt = tmp_path / 'epoch_1.pth'
+    torch.save({'state_dict': {}, 'meta': {}}, ckpt)
+    missing = tmp_path / 'no_such_dfew'
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', 'configs/est_r18_dfew.py', str(ckpt), '--work-dir',
+         str(tmp_path / 'wd'), '--cfg-options', f'test_dataloader.dataset.data_root={missing}'],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'{missing}: data folder not found (test_dataloader.dataset.data_root)')

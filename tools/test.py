@@ -55,11 +55,19 @@ def fit_checkpoint(cfg, args):
 
 def main():
     args = parse_args()
+    try:
+        run_test(args)
+    except KeyboardInterrupt:
+        print('interrupted (Ctrl-C)', file=sys.stderr, flush=True)
+        raise SystemExit(130)
+
+
+def run_test(args):
     from mmengine.config import Config
     from mmengine.dist import is_main_process
 
     from est_mm.datasets.integrity import BadSampleError
-    from est_mm.engine.runner import build_runner
+    from est_mm.engine.runner import build_runner, check_data_roots
     from est_mm.utils import CheckpointError, OutputExistsError, check_checkpoint, refuse_existing
     from est_mm.utils.errors import first_line, last_line
     cfg = Config.fromfile(args.config)
@@ -73,7 +81,8 @@ def main():
         # truncated checkpoint (pickle parsed under the safe rules, tensor data not read)
         refuse_existing([args.dump, args.metrics_out], args.overwrite)
         check_checkpoint(args.checkpoint)
-    except (OutputExistsError, CheckpointError) as err:
+        check_data_roots(cfg, ['test_dataloader'])
+    except (OutputExistsError, CheckpointError, OSError) as err:
         raise SystemExit(str(err))
     cfg = fit_checkpoint(cfg, args)
     dump_tmp = None
@@ -92,7 +101,7 @@ def main():
             os.replace(dump_tmp, args.dump)
     except CheckpointError as err:  # unsafe, truncated or unreadable: one line naming the file
         raise SystemExit(str(err))
-    except BadSampleError as err:  # a clip that cannot be read (on_bad_sample='error')
+    except (BadSampleError, OSError) as err:  # an unreadable clip, a file-system error
         worker = str(err).startswith('Caught ')  # re-raised by a DataLoader worker
         raise SystemExit(last_line(err) if worker else first_line(err))
     finally:
