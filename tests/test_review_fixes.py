@@ -20,3 +20,64 @@ def test_live_run_shorter_than_a_window_names_the_track_and_exits_1(checkpoint, 
     assert '  face #1: no window: 12 frame(s), a window needs 105' in lines
     assert lines[-1] == (f'{video}: no window written: no face track lasted '
                          'the 105 frames a window needs (--window sets a shorter one)')
+
+
+def batch(*args):
+    proc = subprocess.run([sys.executable, 'tools/demo_batch.py', *args], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(scope='module')
+def short_video(tmp_path_factory):
+    return write_noise_video(tmp_path_factory.mktemp('rv') / 'clip.mp4', num=12)
+
+
+@pytest.mark.skipif(not osp.isdir('/sys/kernel'), reason='needs /sys (unwritable even as root)')
+@pytest.mark.parametrize('option', ['--out-dir', '--vid-out-dir'])
+def test_unwritable_output_folder_is_one_line_before_the_model(option, short_video, tmp_path):
+    rc, out, err = demo(short_video, CONFIG, str(tmp_path / 'missing.pth'), option, '/sys/x')
+    assert rc == 1
+    assert err.strip().startswith('/sys/x: cannot write to this folder (')  # not the checkpoint
+    rc, out, err = batch(short_video, '--config', CONFIG, '--checkpoint',
+                         str(tmp_path / 'missing.pth'), option, '/sys/x')
+    assert rc == 1
+    assert err.strip().startswith('/sys/x: cannot write to this folder (')
+
+
+def test_batch_model_error_and_missing_list_are_one_line(short_video, tmp_path):
+    bad = tmp_path / 'bad.pth'
+    bad.write_text('not a checkpoint')
+    for workers in ('1', '2'):
+        rc, out, err = batch(short_video, '--config', CONFIG, '--checkpoint', str(bad),
+                             '--workers', workers, '--out-dir', str(tmp_path / 'o'),
+                             '--no-progress')
+        assert rc == 1
+        assert len(err.strip().splitlines()) == 1 and str(bad) in err, err
+    rc, out, err = batch('--list', str(tmp_path / 'missing.txt'), '--config', CONFIG,
+                         '--checkpoint', str(bad))
+    assert rc == 1
+    assert len(err.strip().splitlines()) == 1 and 'missing.txt' in err, err
+
+
+@pytest.mark.parametrize('tool', ['tools/demo.py', 'tools/demo_batch.py'])
+def test_ctrl_c_is_one_line_and_exit_130(tool, checkpoint, tmp_path):
+    """SIGINT to the process group while the tool waits on stdin (demo) or works (batch)."""
+    import signal
+    import time
+    if tool == 'tools/demo.py':
+        args = ['-', CONFIG, checkpoint, '--out-dir', str(tmp_path), '--timeout', '600']
+    else:
+        video = write_noise_video(tmp_path / 'v.mp4', num=300)
+        args = [video, '--config', CONFIG, '--checkpoint', checkpoint, '--no-face-crop',
+                '--device', 'cpu', '--out-dir', str(tmp_path / 'o'), '--no-progress']
+    proc = subprocess.Popen([sys.executable, tool, *args], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
+    time.sleep(8)  # past the imports (not asserted on)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err
+    assert err.strip().splitlines()[-1].startswith('interrupted')

@@ -92,6 +92,7 @@ def parse_args():
 def main_live(args):
     """A camera, URL, stdin, or a file with --live: the online loop, JSON Lines out."""
     import os
+    from est_mm.apis.demo import check_writable_dir
     from est_mm.apis.inference import ESTInferencer
     from est_mm.streaming import display_available, live_name, run_live
     from est_mm.utils import OutputExistsError, refuse_existing
@@ -109,7 +110,10 @@ def main_live(args):
             refuse_existing([jsonl], args.overwrite)
         except OutputExistsError as err:
             raise SystemExit(str(err))
-        os.makedirs(osp.dirname(osp.abspath(jsonl)), exist_ok=True)
+        try:
+            check_writable_dir(osp.dirname(osp.abspath(jsonl)))
+        except OSError as err:
+            raise SystemExit(first_line(err))
     show = args.show
     if show:
         why = display_available()
@@ -147,6 +151,8 @@ def main_live(args):
     for track, frames in sorted(summary['short_tracks'].items()):
         print(f"  face #{track}: no window: {frames} frame(s), a window needs "
               f"{summary['window']}", file=sys.stderr)
+    if summary['end'] == 'interrupted':
+        raise KeyboardInterrupt
     if not summary['windows']:
         raise SystemExit(f"{summary['name']}: no window written: "
                          + ('no face was found' if not summary['tracks'] else
@@ -167,17 +173,19 @@ def main():
         raise SystemExit(f'{args.video}: is a directory; the demo takes one video file')
     if not osp.isfile(args.video):
         raise SystemExit(f'{args.video}: no such file')
-    from est_mm.apis.demo import demo_outputs, run_demo
+    from est_mm.apis.demo import check_writable_dir, demo_outputs, run_demo
     from est_mm.apis.inference import ESTInferencer
     from est_mm.faces import NoFaceError
     from est_mm.utils import OutputExistsError, refuse_existing
     from est_mm.utils.errors import first_line
     from est_mm.video import VideoReadError
     try:  # before any work: never replace earlier results silently
-        refuse_existing(demo_outputs(args.video, args.out_dir, args.pred_out_file,
-                                     args.vid_out_dir).values(), args.overwrite)
-    except OutputExistsError as err:
-        raise SystemExit(str(err))
+        outputs = demo_outputs(args.video, args.out_dir, args.pred_out_file, args.vid_out_dir)
+        refuse_existing(outputs.values(), args.overwrite)
+        for folder in dict.fromkeys(osp.dirname(osp.abspath(p)) for p in outputs.values()):
+            check_writable_dir(folder)
+    except (OutputExistsError, OSError) as err:
+        raise SystemExit(first_line(err))
     try:  # ESTInferencer's errors name the checkpoint, config or device themselves
         inferencer = ESTInferencer(None if args.backend == 'onnxruntime' else args.config,
                                    args.checkpoint, device=args.device, window=args.window,
@@ -211,4 +219,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print('\ninterrupted', file=sys.stderr)
+        sys.exit(130)

@@ -43,19 +43,39 @@ def parse_args():
 def main():
     args = parse_args()
     from est_mm.apis.batch import run_batch
+    from est_mm.apis.demo import check_writable_dir
+    from est_mm.apis.inference import ESTInferencer
     from est_mm.datasets.face_extraction import find_videos
-    found = find_videos(args.inputs, args.list)
+    from est_mm.utils.errors import first_line
+    try:
+        found = find_videos(args.inputs, args.list)
+    except (OSError, ValueError) as err:
+        raise SystemExit(first_line(err))
     for _, message in found.problems:
         print(message, file=sys.stderr)
     if not found.videos:
         raise SystemExit('no videos found')
+    try:  # before any work: the output folders, then the model once in this process
+        for folder in (args.out_dir, args.vid_out_dir,
+                       args.csv and osp.dirname(osp.abspath(args.csv))):
+            if folder:
+                check_writable_dir(folder)
+    except OSError as err:
+        raise SystemExit(first_line(err))
     model_args = dict(config=args.config, checkpoint=args.checkpoint, device=args.device,
                       window=args.window, stride=args.stride)
+    try:
+        inferencer = ESTInferencer(**model_args)
+    except (ValueError, OSError, RuntimeError) as err:  # they name the file / option
+        raise SystemExit(first_line(err))
+    except Exception as err:  # noqa: BLE001 - unexpected: one line with the error's type
+        raise SystemExit(f'cannot set up the model: {type(err).__name__}: {first_line(err)}')
     result = run_batch(found.videos, model_args, args.out_dir, csv_path=args.csv,
                        vid_out_dir=args.vid_out_dir, workers=args.workers,
                        progress=not args.no_progress, detector=args.detector,
                        detect_every=args.detect_every, max_faces=args.max_faces,
-                       crop_faces=not args.no_face_crop)
+                       crop_faces=not args.no_face_crop,
+                       inferencer=inferencer if args.workers <= 1 else None)
     print(f"{len(result['done'])} video(s) done, {len(result['skipped'])} finished before "
           f"(skipped), {len(result['failed'])} failed; {result['rows']} window rows in "
           f"{result['csv']}")
@@ -64,4 +84,9 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print('\ninterrupted: finished videos are kept; run the same command again to resume',
+              file=sys.stderr)
+        sys.exit(130)

@@ -46,6 +46,13 @@ def _init_worker(model_args: Dict) -> None:
     _INFERENCER = ESTInferencer(**model_args)
 
 
+def _init_pool_worker(model_args: Dict) -> None:
+    """A pool worker ignores Ctrl-C (the parent handles it and cancels what has not started)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(model_args)
+
+
 def _one(video: str, name: str, out_dir: str, vid_out_dir: Optional[str],
          demo_kwargs: Dict) -> Tuple[str, Optional[str]]:
     """Runs the demo on one unfinished video (replacing what an interrupted run left), then
@@ -93,12 +100,13 @@ def write_csv(path: str, videos: Sequence[Tuple[str, str]], out_dir: str) -> int
 
 def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
               csv_path: Optional[str] = None, vid_out_dir: Optional[str] = None,
-              workers: int = 1, progress: bool = True, **demo_kwargs) -> Dict:
+              workers: int = 1, progress: bool = True, inferencer=None,
+              **demo_kwargs) -> Dict:
     """The demo on every ``(path, name)`` of ``videos`` (from ``find_videos``): outputs under
     ``out_dir/<name>``; videos finished by an earlier run (:func:`is_finished`) are skipped, an
     interrupted one is redone, so nothing finished is overwritten. ``model_args`` build one
     :class:`~est_mm.apis.inference.ESTInferencer` per worker process (``workers`` 1: in this
-    process). ``demo_kwargs`` go to :func:`~est_mm.apis.demo.run_demo`. The CSV
+    process; ``inferencer``: one already built from ``model_args``, used then). ``demo_kwargs`` go to :func:`~est_mm.apis.demo.run_demo`. The CSV
     (:func:`write_csv`, default ``<out_dir>/results.csv``) covers every finished video.
 
     Returns dict(done=[names run now], skipped=[names finished before], failed={name: error},
@@ -121,16 +129,26 @@ def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
         bar.update(1)
 
     if todo and workers <= 1:
-        _init_worker(model_args)
+        global _INFERENCER
+        if inferencer is not None:
+            _INFERENCER = inferencer
+        else:
+            _init_worker(model_args)
         for video, name in todo:
             record(*_one(video, name, out_dir, vid_out_dir, demo_kwargs))
     elif todo:
         import multiprocessing
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
-                                 initializer=_init_worker, initargs=(model_args,)) as pool:
+                                 initializer=_init_pool_worker,
+                                 initargs=(model_args,)) as pool:
             jobs = [pool.submit(_one, v, n, out_dir, vid_out_dir, demo_kwargs) for v, n in todo]
-            for job in as_completed(jobs):
-                record(*job.result())
+            try:
+                for job in as_completed(jobs):
+                    record(*job.result())
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                bar.close()
+                raise
     bar.close()
     rows = write_csv(csv_path, videos, out_dir)
     return dict(done=done, skipped=skipped, failed=failed, csv=csv_path, rows=rows)

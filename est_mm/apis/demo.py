@@ -17,6 +17,7 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 import time
 from typing import IO, Dict, Optional
 
@@ -28,6 +29,17 @@ from ..utils.stage_timer import StageTimer
 from ..video import open_frames
 from .inference import ESTInferencer, VideoResult
 from .visualize import frame_labels, plot_timeline, write_annotated_video
+
+
+def check_writable_dir(path: str) -> None:
+    """Creates folder ``path`` if needed and checks a file can be written in it; raises
+    OSError with one line naming the folder otherwise (call it before any work)."""
+    try:
+        os.makedirs(path or '.', exist_ok=True)
+        with tempfile.TemporaryFile(dir=path or '.'):
+            pass
+    except OSError as err:
+        raise OSError(f'{path}: cannot write to this folder ({err.strerror or err})') from None
 
 
 def _write_json(path: str, data: Dict) -> None:

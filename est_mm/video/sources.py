@@ -98,14 +98,35 @@ class _PipeReader:
 
     def __init__(self, fd: int, name: str, timeout: Optional[float]):
         self.fd, self.name, self.timeout = fd, name, timeout
+        self.head = b''  # the first bytes, to tell an MP4 from a streamable container
+        self.interrupted = False  # Ctrl-C while waiting (PyAV would swallow the exception)
 
     def read(self, size: int = -1) -> bytes:
-        if self.timeout:
-            ready, _, _ = select.select([self.fd], [], [], self.timeout)
-            if not ready:
-                raise StreamStalledError(f'{self.name}: no data for {self.timeout:g} s '
-                                         '(stream stalled)')
-        return os.read(self.fd, size if size > 0 else 1 << 20)
+        try:
+            if self.timeout:
+                ready, _, _ = select.select([self.fd], [], [], self.timeout)
+                if not ready:
+                    raise StreamStalledError(f'{self.name}: no data for {self.timeout:g} s '
+                                             '(stream stalled)')
+            data = os.read(self.fd, size if size > 0 else 1 << 20)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return b''
+        if len(self.head) < 12:
+            self.head += data[:12 - len(self.head)]
+        return data
+
+    def failure(self) -> Optional[str]:
+        """Why nothing could be read, when the bytes tell (None otherwise); raises
+        KeyboardInterrupt if reading was interrupted."""
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if not self.head:
+            return f'{self.name}: no data on stdin'
+        if self.head[4:8] == b'ftyp':
+            return (f'{self.name}: an MP4 cannot be read from a pipe (its index is at the end): '
+                    'pass the path, or pipe ffmpeg -i VIDEO -c copy -f mpegts -')
+        return None
 
     def seekable(self) -> bool:
         return False
@@ -149,6 +170,7 @@ class FrameStream:
         self.num_frames: Optional[int] = None
         self._counter = {'corrupt': 0}
         self._container = self._capture = None
+        self._pipe: Optional[_PipeReader] = None
         self._stream = None
         self._started = False
         if self.kind == 'camera':
@@ -207,14 +229,18 @@ class FrameStream:
                 kwargs['format'] = 'v4l2'
             if self.timeout:
                 kwargs['timeout'] = (self.timeout, self.timeout)
+        self._pipe = target if isinstance(target, _PipeReader) else None
         try:
             self._container = av.open(target, 'r', **kwargs)
         except StreamError:
             raise
-        except av.error.ExitError:
-            raise StreamStalledError(f'{self.name}: no answer within {self.timeout:g} s '
-                                     '(cannot open)') from None
         except Exception as err:  # noqa: BLE001 - PyAV's FFmpegError family and OSError
+            why = self._pipe.failure() if self._pipe else None
+            if why:
+                raise StreamError(why) from None
+            if isinstance(err, av.error.ExitError):
+                raise StreamStalledError(f'{self.name}: no answer within {self.timeout:g} s '
+                                         '(cannot open)') from None
             raise StreamError(f'{self.name}: cannot open ({_reason(err)})') from None
         if not self._container.streams.video:
             self._container.close()
@@ -269,11 +295,16 @@ class FrameStream:
                 raise StreamStalledError(f'{self.name}: no data for {self.timeout:g} s '
                                          '(stream stalled)') from None
             except Exception as err:  # noqa: BLE001 - a demuxing or I/O failure mid-stream
+                why = self._pipe.failure() if self._pipe and not index else None
+                if why:
+                    raise StreamError(why) from None
                 raise StreamError(f'{self.name}: reading stopped after {index} frame(s) '
                                   f'({_reason(err)})') from None
             finally:
                 self.corrupt_packets = self._counter['corrupt']
             if frame is None:
+                if self._pipe and self._pipe.interrupted:
+                    raise KeyboardInterrupt
                 return
             if frame.pts is not None and frame.time_base is not None:
                 first_pts = frame.pts if first_pts is None else first_pts
