@@ -81,3 +81,16 @@ def test_ctrl_c_is_one_line_and_exit_130(tool, checkpoint, tmp_path):
     assert proc.returncode == 130, err
     assert 'Traceback' not in err
     assert err.strip().splitlines()[-1].startswith('interrupted')
+
+
+def test_mp4_and_empty_stdin_say_why(checkpoint, tmp_path):
+    video = write_noise_video(tmp_path / 'index_at_end.mp4', num=400, faststart=False)
+    with open(video, 'rb') as f:
+        rc, out, err = demo('-', CONFIG, checkpoint, '--out-dir', str(tmp_path), stdin=f)
+    assert rc == 1
+    assert err.strip() == ('<stdin>: an MP4 cannot be read from a pipe (its index is at the '
+                           'end): pass the path, or pipe ffmpeg -i VIDEO -c copy -f mpegts -')
+    rc, out, err = demo('-', CONFIG, checkpoint, '--out-dir', str(tmp_path),
+                        stdin=subprocess.DEVNULL)
+    assert rc == 1
+    assert err.strip() == '<stdin>: no data on stdin'
