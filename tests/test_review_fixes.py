@@ -94,3 +94,16 @@ def test_mp4_and_empty_stdin_say_why(checkpoint, tmp_path):
                         stdin=subprocess.DEVNULL)
     assert rc == 1
     assert err.strip() == '<stdin>: no data on stdin'
+
+
+def test_text_renamed_mp4_is_our_line_only(tmp_path):
+    path = tmp_path / 'notvideo.mp4'
+    path.write_text('hello, not a video\n')
+    code = ('import sys; from est_mm.video.reader import VideoFrames, VideoReadError\n'
+            'try:\n    VideoFrames(sys.argv[1])\nexcept VideoReadError as err:\n'
+            '    sys.exit(str(err))')
+    proc = subprocess.run([sys.executable, '-c', code, str(path)], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (f'{path}: cannot open video (not a video, corrupt, or an '
+                                   'unsupported format)')

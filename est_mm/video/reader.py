@@ -68,6 +68,13 @@ class VideoFrames:
             raise FileNotFoundError(f'video not found: {self.path}')
         if osp.getsize(self.path) == 0:
             raise VideoReadError(f'{self.path}: empty file (0 bytes)')
+        import av
+        av.logging.set_level(av.logging.PANIC)
+        try:  # PyAV first: decord logs its own line on stderr for a file that is not a video
+            av.open(self.path).close()
+        except Exception:  # noqa: BLE001 - PyAV's FFmpegError family and OSError
+            raise VideoReadError(f'{self.path}: cannot open video (not a video, corrupt, or an '
+                                 'unsupported format)') from None
         import decord
         decord.logging.set_level(decord.logging.QUIET)
         try:
