@@ -168,7 +168,9 @@ def test_test_py_uses_the_checkpoints_frame_size_and_says_so(toy_checkpoint, toy
 
 
 def test_test_py_refuses_a_checkpoint_of_another_class_count(toy_checkpoint, tmp_path):
-    rc, out, err = run('tools/test.py', BU3DFE, toy_checkpoint, '--work-dir', str(tmp_path))
+    # an existing data folder: test.py checks that before the checkpoint
+    rc, out, err = run('tools/test.py', BU3DFE, toy_checkpoint, '--work-dir', str(tmp_path),
+                       '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}')
     assert rc == 1 and 'Traceback' not in err, err[-3000:]
     assert '7 classes in the checkpoint' in err.strip().splitlines()[-1], err[-2000:]
 
