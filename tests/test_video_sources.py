@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from est_mm.video import VideoFrames
+from est_mm.video import VideoFrames, VideoReadError
 from est_mm.video.sources import StreamError, StreamStalledError, open_stream, source_kind
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -274,8 +274,15 @@ def test_corrupt_packet_is_skipped_and_counted(video, reference, tmp_path):
     stream = open_stream(broken)
     frames, _ = read_all(stream)
     assert (len(frames), stream.corrupt_packets, stream.end_reason) == (N - 1, 1, 'end of file')
-    # VideoFrames cuts a file at its first undecodable packet (its random access does too)
-    cut = VideoFrames(broken, cache_mb=0)
+    # VideoFrames cuts a file at its first undecodable packet (its random access does too); when
+    # decord's decode-ahead thread meets the packet while fetching frame 0 (it depends on that
+    # thread's timing), the file is refused with one line naming it instead
+    try:
+        cut = VideoFrames(broken, cache_mb=0)
+    except VideoReadError as err:
+        assert str(err).startswith(f'{broken}: cannot decode the first frame')
+        assert len(str(err).splitlines()) == 1
+        return
     kept = np.concatenate([c for _, c in cut.chunks()])
     assert cut.truncated and len(cut) == len(kept) and 0 < len(kept) < 31
     np.testing.assert_array_equal(kept, reference[0][:len(kept)])
