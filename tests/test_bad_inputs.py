@@ -417,10 +417,10 @@ def test_bad_policy_arguments(tmp_path):
 # ---------------------------------------------------------------- from the command line
 
 @pytest.fixture(scope='module')
-def toy_tree(tmp_path_factory):
+def toy_tree(module_tmp):
     """Toy DFEW layout at 32 px: fold-1 train ids 1 4 6 7 9 11 14, test 2 3 5 8 10 12 13."""
     from est_mm.datasets.toy import generate_toy_dataset
-    root = str(tmp_path_factory.mktemp('bad_inputs') / 'toy')
+    root = str(module_tmp.mktemp('bad_inputs') / 'toy')
     generate_toy_dataset(root, train_per_class=1, test_per_class=1, frame_size=SIZE,
                          min_frames=3, max_frames=8, progress=False)
     return root

@@ -84,8 +84,8 @@ FERV_TEST = [('Daily/Surprise/0007', 'Surprise'), ('Action/Disgust/0001', 'Disgu
 
 
 @pytest.fixture(scope='module')
-def ferv_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('FERV39k'))
+def ferv_root(module_tmp):
+    root = str(module_tmp.mktemp('FERV39k'))
     for clip, _ in FERV_TRAIN + FERV_TEST:
         write_frames(osp.join(root, '2_ClipsforFaceCrop', clip))
         write_video(osp.join(root, '0_7_LabelClips', clip + '.mp4'))
@@ -153,8 +153,8 @@ def make_mafw(root, split_dir='Train & Test Set'):
 
 
 @pytest.fixture(scope='module')
-def mafw_root(tmp_path_factory):
-    return make_mafw(str(tmp_path_factory.mktemp('MAFW')))
+def mafw_root(module_tmp):
+    return make_mafw(str(module_tmp.mktemp('MAFW')))
 
 
 def test_mafw_videos_and_frames(mafw_root):
@@ -203,8 +203,8 @@ AFEW_VAL = [('Neutral', '000523880'), ('Fear', '000212480')]
 
 
 @pytest.fixture(scope='module')
-def afew_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('AFEW'))
+def afew_root(module_tmp):
+    root = str(module_tmp.mktemp('AFEW'))
     for split, rows, faces in (('Train_AFEW', AFEW_TRAIN, 'AlignedFaces_LBPTOP_Points'),
                                ('Val_AFEW', AFEW_VAL, 'AlignedFaces_LBPTOP_Points_Val')):
         for cls, vid in rows:
@@ -266,8 +266,8 @@ SPELLINGS = ['anger', 'DI', 'fearful', 'Happiness', 'sadness', 'surprised', 'Ang
 
 
 @pytest.fixture(scope='module')
-def subject_list(tmp_path_factory):
-    root = tmp_path_factory.mktemp('subjects')
+def subject_list(module_tmp):
+    root = module_tmp.mktemp('subjects')
     lines = ['# path label subject']
     for i, subject in enumerate(SUBJECTS):
         for k in range(1 + i % 3):  # 1-3 sequences per subject

@@ -18,8 +18,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
-def toy_set(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('check') / 'toy')
+def toy_set(module_tmp):
+    out = str(module_tmp.mktemp('check') / 'toy')
     toy.generate_toy_dataset(out, train_per_class=1, test_per_class=1, frame_size=16,
                              min_frames=2, max_frames=3, progress=False)
     return out
@@ -131,10 +131,10 @@ def write_mjpeg(path, n=10, size=32, corrupt=None):
 
 
 @pytest.fixture(scope='module')
-def odd_samples(tmp_path_factory):
+def odd_samples(module_tmp):
     """Frame folders and videos whose first and last frame decode, each with one oddity in
     the middle; listed in a FERVideoDataset config."""
-    root = tmp_path_factory.mktemp('odd')
+    root = module_tmp.mktemp('odd')
     write_frames(str(root / 'ok'))
     copy = write_frames(str(root / 'copy'))
     (root / 'copy' / 'copy_3.png').write_text('a text file saved with an image name')

@@ -61,9 +61,9 @@ def test_dataset_configs_change_only_data_and_class_count(name, classes, dataset
 
 
 @pytest.fixture(scope='module')
-def toy3(tmp_path_factory):
+def toy3(module_tmp):
     from est_mm.datasets.toy import generate_toy_dataset
-    root = str(tmp_path_factory.mktemp('toy3') / 'dfew')
+    root = str(module_tmp.mktemp('toy3') / 'dfew')
     generate_toy_dataset(root, train_per_class=3, test_per_class=1, frame_size=32, min_frames=3,
                          max_frames=8, progress=False)
     return root

@@ -23,11 +23,11 @@ CONFIG = 'configs/est_r18_toy.py'
 
 
 @pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
+def checkpoint(module_tmp):
     register_all_modules()
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
+    path = str(module_tmp.mktemp('ckpt') / 'untrained.pth')
     torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
     return path
 

@@ -90,9 +90,9 @@ def _worker(rank, port, out_dir):
 
 
 @pytest.fixture(scope='module')
-def two_ranks(tmp_path_factory):
+def two_ranks(module_tmp):
     """Per rank, per case, per step: what GlobalBatchNorm1d gave in a 2-process gloo world."""
-    out_dir = str(tmp_path_factory.mktemp('gbn'))
+    out_dir = str(module_tmp.mktemp('gbn'))
     mp.spawn(_worker, args=(free_port(), out_dir), nprocs=2, join=True)
     return [torch.load(osp.join(out_dir, f'rank{r}.pt')) for r in (0, 1)]
 

@@ -14,12 +14,12 @@ CLASS_SIZES = {0: 40, 1: 13, 2: 7, 3: 2, 4: 1}  # imbalanced, one class with a s
 
 
 @pytest.fixture(scope='module')
-def list_file(tmp_path_factory):
+def list_file(module_tmp):
     rng = np.random.RandomState(123)
     rows = [(f'clip_{label}_{i:03d}.mp4', label) for label, n in CLASS_SIZES.items()
             for i in range(n)]
     rows = [rows[i] for i in rng.permutation(len(rows))]  # list order is not path order
-    path = tmp_path_factory.mktemp('holdout') / 'list.txt'
+    path = module_tmp.mktemp('holdout') / 'list.txt'
     path.write_text(''.join(f'{p} {lab}\n' for p, lab in rows))
     return str(path)
 

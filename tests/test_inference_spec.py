@@ -32,13 +32,13 @@ def cfg(path):
 
 
 @pytest.fixture(scope='module')
-def toy_checkpoint(tmp_path_factory):
+def toy_checkpoint(module_tmp):
     """An untrained toy-config model saved with the meta training writes (64x64, DFEW names)."""
     register_all_modules()
     torch.manual_seed(0)
     model = MODELS.build(cfg(TOY).model).eval()
     meta = est_checkpoint_meta(cfg(TOY))
-    path = str(tmp_path_factory.mktemp('ckpt') / 'toy_64.pth')
+    path = str(module_tmp.mktemp('ckpt') / 'toy_64.pth')
     torch.save({'meta': {'est': meta, 'dataset_meta': {'classes': meta['classes']}},
                 'state_dict': model.state_dict()}, path)
     return path

@@ -167,10 +167,10 @@ KEY_ERRORS = {  # case: (official_state arguments, the key the one line must nam
 
 
 @pytest.fixture(scope='module')
-def cli(tmp_path_factory):
+def cli(module_tmp):
     """{case: (rc, stdout, stderr, src, dst)}: 'ok' converts for configs/est_r18_dfew.py (the
     default --config), the others must be refused."""
-    tmp = tmp_path_factory.mktemp('official')
+    tmp = module_tmp.mktemp('official')
     cases = {'ok': write_official(tmp / 'est_dfew_official.pth')}
     for kind, (kwargs, _) in KEY_ERRORS.items():
         cases[kind] = write_official(tmp / f'{kind}.pth', **kwargs)
@@ -469,9 +469,9 @@ def test_config_without_ssop_branch_is_one_line_naming_it():
 # the converted checkpoint in the tools
 
 @pytest.fixture(scope='module')
-def toy_fear(tmp_path_factory):
+def toy_fear(module_tmp):
     """A Fear-favouring official checkpoint converted by the CLI with --config est_r18_toy.py."""
-    tmp = tmp_path_factory.mktemp('toy_fear')
+    tmp = module_tmp.mktemp('toy_fear')
     src = write_official(tmp / 'fear_official.pth', favour='Fear')
     dst = str(tmp / 'converted.pth')
     assert cli_in_process(src, dst, '--config', osp.join(ROOT, TOY_CONFIG)) == 0

@@ -43,12 +43,12 @@ def max_diff_line(output):
 
 
 @pytest.fixture(scope='module')
-def model_and_checkpoint(tmp_path_factory):
+def model_and_checkpoint(module_tmp):
     """An untrained toy model whose checkpoint meta disagrees with the toy config."""
     register_all_modules()
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model).eval()
-    path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
+    path = str(module_tmp.mktemp('ckpt') / 'untrained.pth')
     est = dict(classes=CKPT_CLASSES, frame_size=list(CKPT_SIZE),
                test_sampling=dict(type='SnippetSampling', **CKPT_SAMPLING, test_mode=True),
                data_preprocessor=dict(type='ActionDataPreprocessor', mean=[0.0] * 3,
@@ -59,9 +59,9 @@ def model_and_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def exported(model_and_checkpoint, tmp_path_factory):
+def exported(model_and_checkpoint, module_tmp):
     _, checkpoint = model_and_checkpoint
-    out = str(tmp_path_factory.mktemp('onnx') / 'est_toy.onnx')
+    out = str(module_tmp.mktemp('onnx') / 'est_toy.onnx')
     rc, output = export_tool(CONFIG, checkpoint, '--out', out)
     return rc, output, out
 

@@ -127,11 +127,11 @@ def exact_resume(root, work, epochs, batch, kill_pattern, stale_a=False, extra_o
 
 
 @pytest.fixture(scope='module')
-def trained(toy_root, tmp_path_factory):
+def trained(toy_root, module_tmp):
     """Default-suite exact-resume run on the 7-clip toy set: 2 epochs of 2 iterations (batch 3;
     training drops the last incomplete batch), B killed after iteration 1 of epoch 2. A starts in
     a work dir holding a stale earlier run, with --overwrite."""
-    work = str(tmp_path_factory.mktemp('reliability'))
+    work = str(module_tmp.mktemp('reliability'))
     a, b, metrics = exact_resume(toy_root, work, epochs=2, batch=3, stale_a=True,
                                  kill_pattern=r'Epoch\(train\)\s+\[2\]\[\s*1/2\]')
     return SimpleNamespace(root=toy_root, work=work, a=a, b=b, metrics=metrics,
@@ -227,8 +227,8 @@ class RunsCode:
 
 
 @pytest.fixture(scope='module')
-def bad_checkpoints(trained, tmp_path_factory):
-    d = tmp_path_factory.mktemp('bad')
+def bad_checkpoints(trained, module_tmp):
+    d = module_tmp.mktemp('bad')
     marker = str(d / 'pwned')
     evil = str(d / 'evil.pth')
     torch.save({'meta': {}, 'state_dict': {'w': RunsCode(marker)}}, evil)

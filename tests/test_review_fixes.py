@@ -30,8 +30,8 @@ def batch(*args):
 
 
 @pytest.fixture(scope='module')
-def short_video(tmp_path_factory):
-    return write_noise_video(tmp_path_factory.mktemp('rv') / 'clip.mp4', num=12)
+def short_video(module_tmp):
+    return write_noise_video(module_tmp.mktemp('rv') / 'clip.mp4', num=12)
 
 
 @pytest.mark.skipif(not osp.isdir('/sys/kernel'), reason='needs /sys (unwritable even as root)')

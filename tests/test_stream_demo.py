@@ -47,13 +47,13 @@ def write_noise_video(path, num=N, faststart=True):
 
 
 @pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
+def checkpoint(module_tmp):
     from mmaction.registry import MODELS
     from mmaction.utils import register_all_modules
     register_all_modules()
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
+    path = str(module_tmp.mktemp('ckpt') / 'untrained.pth')
     torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
     return path
 
@@ -64,8 +64,8 @@ def inferencer(checkpoint):
 
 
 @pytest.fixture(scope='module')
-def video(tmp_path_factory):
-    return write_noise_video(tmp_path_factory.mktemp('live') / 'noise.mp4')
+def video(module_tmp):
+    return write_noise_video(module_tmp.mktemp('live') / 'noise.mp4')
 
 
 def serve(path):

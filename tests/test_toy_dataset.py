@@ -19,8 +19,8 @@ TINY = dict(train_per_class=1, test_per_class=1, frame_size=32, min_frames=1, ma
 
 
 @pytest.fixture(scope='module')
-def tiny_toy(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('toy') / 'dfew')
+def tiny_toy(module_tmp):
+    out = str(module_tmp.mktemp('toy') / 'dfew')
     summary = toy.generate_toy_dataset(out, **TINY)
     return out, summary
 

@@ -47,8 +47,8 @@ def write_video(path, faststart=True):
 
 
 @pytest.fixture(scope='module')
-def video(tmp_path_factory):
-    return write_video(tmp_path_factory.mktemp('sources') / 'clip.mp4')
+def video(module_tmp):
+    return write_video(module_tmp.mktemp('sources') / 'clip.mp4')
 
 
 @pytest.fixture(scope='module')
