@@ -7,6 +7,7 @@ import os
 import os.path as osp
 import socket
 import time
+import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -275,7 +276,7 @@ def test_runner_loop_writes_into_the_run_log_dir(tmp_path, loop):
         dict(type='FERConfusionMatrix')]
     runner = Runner(
         model=FixedModel(), work_dir=str(tmp_path), default_scope='mmaction',
-        experiment_name=f'fer_{tmp_path.name}',  # its own logger, even within the same second
+        experiment_name=f'fer_{loop}_{uuid.uuid4().hex}',  # its own logger (tmp_path names recur)
         custom_hooks=[dict(type='FERReportHook')],  # as configs/_base_/default_runtime.py
         **{f'{loop}_dataloader': loader, f'{loop}_evaluator': evaluator,
            f'{loop}_cfg': dict(type=f'{loop.capitalize()}Loop')})
