@@ -5,8 +5,9 @@
   against PyTorch with ONNX Runtime. Command line: ``tools/deployment/export_onnx.py``.
 * :mod:`est_mm.deploy.onnx_backend`: :class:`ONNXModel`, which runs such a file with numpy, OpenCV
   and onnxruntime only (no torch, no model code), and :func:`preprocess_clips`, the ONNX side's
-  one frame preprocessing. ``import est_mm.deploy`` works without torch.
+  one frame preprocessing; :class:`ONNXParts`, the export's part graphs (backbone, AA-SFE,
+  Transformer) that the streaming engine runs. ``import est_mm.deploy`` works without torch.
 """
-from .onnx_backend import ONNXModel, preprocess_clips
+from .onnx_backend import ONNXModel, ONNXParts, preprocess_clips
 
-__all__ = ['ONNXModel', 'preprocess_clips']
+__all__ = ['ONNXModel', 'ONNXParts', 'preprocess_clips']

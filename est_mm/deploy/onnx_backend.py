@@ -22,6 +22,18 @@ exporter's verification): frames as decoders give them, ``[N, T, H, W, 3]`` RGB 
 0-255), resized as the configs' test pipeline ``Resize`` does (``cv2.resize``, ``INTER_LINEAR``,
 in the input's own dtype), then float32 ``[N, T, 3, H, W]``; ``tests/test_onnx.py`` checks it
 equals the config's pipeline output.
+
+Part graphs, for the streaming engine (:mod:`est_mm.streaming.engine`), written by the exporter
+next to the main file ``<stem>.onnx`` (each with the same metadata plus ``est_mm_part``):
+
+* ``<stem>.backbone.onnx``: ``frames`` float32 ``[B, 3, H, W]`` RGB 0-255 (normalised inside) ->
+  ``features`` ``[B, C]``, the pooled backbone feature of each frame;
+* ``<stem>.snippet.onnx``: ``frame_features`` ``[S, J, C]`` -> ``snippet_features`` ``[S, d]``
+  and ``frame_weights`` ``[S, J]``, AA-SFE on each snippet by itself;
+* ``<stem>.head.onnx``: ``snippet_features`` ``[N, n, d]`` -> ``scores`` ``[N, K]``,
+  ``snippet_attention`` ``[N, n]`` and ``logits`` ``[N, K]``, the Transformer and classifier.
+
+:meth:`ONNXModel.parts` loads them (:class:`ONNXParts`).
 """
 import importlib.util
 import json
@@ -61,7 +73,19 @@ OUTPUT_NAMES = ('scores', 'frame_weights', 'snippet_attention', 'logits')
 SPEC_FIELDS = ('classes', 'frame_size', 'sampling', 'mean', 'std')
 OPTIONAL_SPEC_FIELDS = {'to_rgb': False, 'layout': 'NCHW', 'sources': {}}
 
+#: part graph -> (input name, output names), see the module docstring
+PARTS = {'backbone': ('frames', ('features', )),
+         'snippet': ('frame_features', ('snippet_features', 'frame_weights')),
+         'head': ('snippet_features', ('scores', 'snippet_attention', 'logits'))}
+EXPORT_COMMAND = 'python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out {} --overwrite'
+
 Clips = Union[np.ndarray, Sequence[Sequence[np.ndarray]]]
+
+
+def part_path(path: str, part: str) -> str:
+    """Where the exporter writes part ``part`` of the export ``path``: ``<stem>.<part>.onnx``."""
+    stem, ext = osp.splitext(path)
+    return f'{stem}.{part}{ext or ".onnx"}'
 
 
 def as_rgb(img) -> np.ndarray:
@@ -119,6 +143,29 @@ def read_spec(meta: Dict[str, str], path: str) -> dict:
     return spec
 
 
+def _session(path: str, providers: Optional[Sequence[str]], sess_options):
+    """An onnxruntime session of ``path`` and its metadata; ValueError unless it is an est_mm
+    export. ``providers`` default: CUDA when this build has it, then CPU; ``sess_options``
+    default: idle threads do not spin."""
+    import onnxruntime as ort
+    if providers is None:
+        available = ort.get_available_providers()
+        providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
+                     if p in available] or available
+    if sess_options is None:
+        sess_options = ort.SessionOptions()
+        # idle threads that spin between calls slow down everything else in the process
+        # (measured: the PyTorch EST stage 25x slower after an ONNX run in the same process)
+        sess_options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    session = ort.InferenceSession(path, sess_options, providers=list(providers))
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    version = meta.get('est_mm_format')
+    if version != FORMAT_VERSION:
+        raise ValueError(f'{path}: not an est_mm ONNX export (est_mm_format={version!r}, '
+                         f'expected {FORMAT_VERSION!r})')
+    return session, meta
+
+
 class ONNXModel:
     """An exported EST model on ONNX Runtime.
 
@@ -143,24 +190,14 @@ class ONNXModel:
 
     def __init__(self, path: str, providers: Optional[Sequence[str]] = None,
                  sess_options=None):
-        import onnxruntime as ort
-        if providers is None:
-            available = ort.get_available_providers()
-            providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
-                         if p in available] or available
         self.path = path
-        if sess_options is None:
-            sess_options = ort.SessionOptions()
-            # idle threads that spin between calls slow down everything else in the process
-            # (measured: the PyTorch EST stage 25x slower after an ONNX run in the same process)
-            sess_options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-        self.session = ort.InferenceSession(path, sess_options, providers=list(providers))
-        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.session, meta = _session(path, providers, sess_options)
+        self._providers, self._sess_options = providers, sess_options
+        self._parts: Optional['ONNXParts'] = None
         self.metadata = meta
-        version = meta.get('est_mm_format')
-        if version != FORMAT_VERSION:
-            raise ValueError(f'{path}: not an est_mm ONNX export (est_mm_format={version!r}, '
-                             f'expected {FORMAT_VERSION!r})')
+        if 'est_mm_part' in meta:
+            raise ValueError(f"{path}: the {meta['est_mm_part']} part graph of an export, not a "
+                             f"whole model; load the file without '.{meta['est_mm_part']}'")
         self.spec = read_spec(meta, path)
         self.classes: List[str] = [str(c) for c in self.spec['classes']]
         self.frame_size: Tuple[int, int] = tuple(int(v) for v in self.spec['frame_size'])
@@ -177,6 +214,15 @@ class ONNXModel:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.path!r}, classes={self.classes}, '
                 f'frame_size={self.frame_size}, providers={self.session.get_providers()})')
+
+    def parts(self) -> 'ONNXParts':
+        """The part graphs next to this file (:func:`part_path`), loaded on the first call with
+        this model's providers and options. ValueError (one line) when one is missing or its
+        metadata is not this file's."""
+        if self._parts is None:
+            self._parts = ONNXParts(self, providers=self._providers,
+                                    sess_options=self._sess_options)
+        return self._parts
 
     def frame_indices(self, num_frames: int) -> np.ndarray:
         """The ``T`` frame indices (0-based, snippet after snippet) that the test-time
@@ -206,3 +252,94 @@ class ONNXModel:
         warnings.warn('ONNXModel.forward_explain is deprecated; use ONNXModel.run',
                       DeprecationWarning, stacklevel=2)
         return self.run(clips, return_logits)
+
+
+class ONNXPart:
+    """One part graph on ONNX Runtime: :meth:`run` maps its input array to its outputs."""
+
+    def __init__(self, path: str, part: str, session, metadata: Dict[str, str]):
+        self.path, self.part, self.session, self.metadata = path, part, session, metadata
+        self.input_name, self.output_names = PARTS[part][0], list(PARTS[part][1])
+
+    def run(self, x: np.ndarray) -> List[np.ndarray]:
+        """Input float32 array -> the outputs, in :data:`PARTS` order."""
+        return self.session.run(self.output_names,
+                                {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})
+
+
+class ONNXParts:
+    """The part graphs of an export, the ONNX Runtime computation of the streaming engine
+    (:class:`~est_mm.streaming.engine.StreamingEST`): :meth:`frames`, :meth:`snippets` and
+    :meth:`window`, with :meth:`preprocess` (:func:`preprocess_clips` per frame).
+
+    Args:
+        main: the whole model (:class:`ONNXModel`) whose parts these are.
+        paths: part name -> file (default: :func:`part_path` of ``main.path``).
+        providers, sess_options: as :class:`ONNXModel`.
+
+    Raises ValueError (one line) when a file is missing (naming it and the re-export command),
+    is not an est_mm part graph, or its spec or checkpoint differs from ``main``'s.
+    """
+
+    def __init__(self, main: ONNXModel, paths: Optional[Dict[str, str]] = None,
+                 providers: Optional[Sequence[str]] = None, sess_options=None):
+        spec, meta, name = main.spec, main.metadata, main.path
+        paths = dict(paths or {p: part_path(main.path, p) for p in PARTS})
+        missing = [paths[p] for p in PARTS if not osp.isfile(paths[p])]
+        if missing:
+            raise ValueError(f'{missing[0]}: no such file' +
+                             (f' (nor {", ".join(map(osp.basename, missing[1:]))})'
+                              if missing[1:] else '') +
+                             f'; streaming on ONNX Runtime needs the part graphs of {name}: '
+                             f're-export with ' + EXPORT_COMMAND.format(name))
+        self.spec = spec
+        for part in PARTS:
+            path = paths[part]
+            session, part_meta = _session(path, providers, sess_options)
+            if part_meta.get('est_mm_part') != part:
+                raise ValueError(f'{path}: not the {part} part graph of an est_mm export '
+                                 f"(est_mm_part={part_meta.get('est_mm_part')!r})")
+            part_spec = read_spec(part_meta, path)
+            differ = [k for k in sorted(set(spec) | set(part_spec))
+                      if part_spec.get(k) != spec.get(k)]
+            if 'checkpoint_sha256' in meta and \
+                    part_meta.get('checkpoint_sha256') != meta['checkpoint_sha256']:
+                differ.append('checkpoint')
+            if differ:
+                raise ValueError(f'{path}: its {", ".join(differ)} differ from {name}\'s; '
+                                 f're-export with ' + EXPORT_COMMAND.format(name))
+            setattr(self, part, ONNXPart(path, part, session, part_meta))
+        self.classes: List[str] = [str(c) for c in spec['classes']]
+        self.frame_size: Tuple[int, int] = tuple(int(v) for v in spec['frame_size'])
+        self.geometry = SnippetGeometry.from_dict(spec['sampling'])
+        self.num_frames = self.geometry.clip_len
+
+    def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Frames (``HxWx3`` RGB, any size) -> float32 ``[B, 3, H, W]`` RGB 0-255."""
+        return preprocess_clips([crops], self.frame_size)[0]
+
+    def frames(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Frames (``HxWx3`` RGB, any size) -> backbone features ``[B, C]``."""
+        return self.backbone.run(self.preprocess(crops))[0]
+
+    def snippets(self, feats: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Frame features ``[S, J, C]`` -> (snippet features R ``[S, d]``, AA-SFE weights
+        ``[S, J]``)."""
+        R, weights = self.snippet.run(feats)
+        return R, weights
+
+    def window(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Snippet features ``[1, n, d]`` -> (probabilities ``[K]``, snippet attention ``[n]``)."""
+        scores, attention, _ = self.head.run(R)
+        return scores[0], attention[0]
+
+    def run_preprocessed(self, inputs: np.ndarray) -> Dict[str, np.ndarray]:
+        """Clips ``[N, T, 3, H, W]`` float32 RGB 0-255 through the three parts -> the whole
+        graph's outputs (:meth:`ONNXModel.run_preprocessed`), for verification."""
+        N, T = inputs.shape[:2]
+        n, J = self.geometry.num_snippets, self.geometry.frames_per_snippet
+        feats = self.backbone.run(inputs.reshape(N * T, *inputs.shape[2:]))[0]
+        R, weights = self.snippet.run(feats.reshape(N * n, J, -1))
+        scores, attention, logits = self.head.run(R.reshape(N, n, -1))
+        return dict(scores=scores, frame_weights=weights.reshape(N, n, J),
+                    snippet_attention=attention, logits=logits)

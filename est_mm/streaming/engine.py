@@ -1,5 +1,10 @@
 """EST on one face track as its frames arrive: each sampled frame through the backbone once, each
-snippet through AA-SFE once, the Transformer once per window, memory bounded by one window."""
+snippet through AA-SFE once, the Transformer once per window, memory bounded by one window.
+
+The engine computes through a *parts* object (:class:`TorchParts` for a PyTorch model,
+:class:`~est_mm.deploy.onnx_backend.ONNXParts` for an ONNX export) with ``preprocess(crops)``,
+``frames(crops) -> [B, C]``, ``snippets([S, J, C]) -> (R [S, d], weights [S, J])`` and
+``window([1, n, d]) -> (probabilities [K], snippet attention [n])``, all numpy float32."""
 import copy
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -40,10 +45,12 @@ class WindowRecord:
 def inferencer_preprocess(inferencer) -> Preprocess:
     """The preprocessing of a PyTorch :class:`~est_mm.apis.inference.ESTInferencer` (its config's
     test pipeline after decoding, then the model's data preprocessor) for single frames: crops of
-    any size -> ``[B, 3, H, W]`` on the model's device. Raises ValueError for an ONNX inferencer or
-    a pipeline step that works on whole clips (``ZeroFillFrames`` with ``num_frames > 0``)."""
+    any size -> ``[B, 3, H, W]`` on the model's device. Raises ValueError for an ONNX inferencer
+    (its parts preprocess themselves, see :func:`inferencer_parts`) or a pipeline step that works
+    on whole clips (``ZeroFillFrames`` with ``num_frames > 0``)."""
     if getattr(inferencer, 'backend', 'pytorch') != 'pytorch':
-        raise ValueError('streaming needs the pytorch backend (the ONNX export runs whole clips)')
+        raise ValueError('inferencer_preprocess needs the pytorch backend; the ONNX part graphs '
+                         'preprocess themselves (inferencer_parts)')
     for step in getattr(inferencer.pipeline, 'transforms', []):
         if type(step).__name__ == 'ZeroFillFrames' and getattr(step, 'num_frames', 0):
             raise ValueError('streaming cannot apply ZeroFillFrames (it zeroes frames of a whole '
@@ -58,6 +65,53 @@ def snippet_neck(neck):
     view = copy.copy(neck)  # shares the submodules and parameters
     view.num_snippets = 1
     return view
+
+
+class TorchParts:
+    """The engine's computation with a PyTorch ``ESTRecognizer`` (eval mode): its
+    ``frame_features``, :func:`snippet_neck` and head, under ``torch.no_grad``, numpy in and out.
+
+    Args:
+        model: the recognizer (``frame_features``, ``neck``, ``cls_head``).
+        preprocess: frames -> normalised input ``[B, 3, H, W]`` on the model's device
+            (:func:`inferencer_preprocess`).
+    """
+
+    def __init__(self, model, preprocess: Preprocess):
+        self.model, self.preprocess = model, preprocess
+
+    def _device(self):
+        return next(self.model.parameters()).device
+
+    def frames(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Frames (``HxWx3`` RGB, any size) -> backbone features ``[B, C]``."""
+        with torch.no_grad():
+            return self.model.frame_features(self.preprocess(list(crops))).cpu().numpy()
+
+    def snippets(self, feats: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Frame features ``[S, J, C]`` -> (R ``[S, d]``, AA-SFE weights ``[S, J]``)."""
+        with torch.no_grad():
+            R, w = snippet_neck(self.model.neck)(torch.from_numpy(feats).to(self._device()),
+                                                 return_weights=True)
+        return R[:, 0].cpu().numpy(), w[:, 0].cpu().numpy()
+
+    def window(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Snippet features ``[1, n, d]`` -> (probabilities ``[K]``, snippet attention ``[n]``)."""
+        head = self.model.cls_head
+        with torch.no_grad():
+            T, attn = head.encode(torch.from_numpy(R).to(self._device()))
+            probs = head.classifier(T).softmax(-1)
+        return probs[0].cpu().numpy(), attn[0].cpu().numpy()
+
+
+def inferencer_parts(inferencer):
+    """The engine's parts for an :class:`~est_mm.apis.inference.ESTInferencer`: its PyTorch model
+    (:class:`TorchParts`) or, with ``backend='onnxruntime'``, the part graphs next to its
+    ``.onnx`` file (:meth:`~est_mm.deploy.onnx_backend.ONNXModel.parts`; ValueError, one line,
+    when they are missing or do not match)."""
+    if getattr(inferencer, 'backend', 'pytorch') == 'onnxruntime':
+        return inferencer.onnx.parts()
+    return TorchParts(inferencer.model, inferencer_preprocess(inferencer))
 
 
 class StreamingEST:
@@ -84,23 +138,23 @@ class StreamingEST:
     for a track shorter than a window, its one short window; then every frame needs a crop.
 
     Args:
-        model: an ``ESTRecognizer`` in eval mode (``frame_features``, ``neck``, ``cls_head``).
+        parts: what computes: :class:`TorchParts` or
+            :class:`~est_mm.deploy.onnx_backend.ONNXParts` (:func:`inferencer_parts`).
         geometry: the test-time snippet sampling (``spec.sampling``).
         classes: class names, index = output column.
-        preprocess: frames -> normalised input ``[B, 3, H, W]`` (:func:`inferencer_preprocess`).
         track: the track id written into each record.
         window: frames per window (default ``geometry.unified_len``).
         stride: frames between window starts (default ``geometry.snippet_stride``).
         keep_tail: see above.
     """
 
-    def __init__(self, model, geometry: SnippetGeometry, classes: Sequence[str],
-                 preprocess: Preprocess, track: int = 0, window: Optional[int] = None,
+    def __init__(self, parts, geometry: SnippetGeometry, classes: Sequence[str],
+                 track: int = 0, window: Optional[int] = None,
                  stride: Optional[int] = None, keep_tail: bool = False):
-        self.model = model
+        self.parts = parts
         self.geometry = geometry
         self.classes = list(classes)
-        self.preprocess = preprocess
+        self.preprocess = parts.preprocess
         self.track = track
         self.window = int(window or geometry.unified_len)
         self.stride = int(stride or geometry.snippet_stride)
@@ -117,8 +171,8 @@ class StreamingEST:
         self._last_end: Optional[int] = None  # end of the last emitted window
         self._crops: Dict[int, np.ndarray] = {}  # needed frames not yet embedded
         self._tail: deque = deque(maxlen=self.window)  # (idx, crop) with keep_tail
-        self._feats: Dict[int, torch.Tensor] = {}  # frame -> [C]
-        self._snippets: Dict[Tuple[int, ...], Tuple[torch.Tensor, torch.Tensor]] = {}
+        self._feats: Dict[int, np.ndarray] = {}  # frame -> [C]
+        self._snippets: Dict[Tuple[int, ...], Tuple[np.ndarray, np.ndarray]] = {}  # R, weights
         self._times: Dict[int, Optional[float]] = {}
         self.frames_embedded = 0
         self.windows_emitted = 0
@@ -126,12 +180,14 @@ class StreamingEST:
 
     @classmethod
     def from_inferencer(cls, inferencer, track: int = 0, window: Optional[int] = None,
-                        stride: Optional[int] = None, keep_tail: bool = False) -> 'StreamingEST':
-        """An engine with ``inferencer``'s model, sampling, classes and preprocessing (window
+                        stride: Optional[int] = None, keep_tail: bool = False,
+                        parts=None) -> 'StreamingEST':
+        """An engine with ``inferencer``'s backend (PyTorch or ONNX Runtime,
+        :func:`inferencer_parts`; or ``parts`` made by it already), sampling and classes (window
         default: the inferencer's; stride default: one snippet step)."""
-        return cls(inferencer.model, inferencer.spec.sampling, inferencer.classes,
-                   inferencer_preprocess(inferencer), track=track,
-                   window=window or inferencer.window, stride=stride, keep_tail=keep_tail)
+        return cls(parts or inferencer_parts(inferencer), inferencer.spec.sampling,
+                   inferencer.classes, track=track, window=window or inferencer.window,
+                   stride=stride, keep_tail=keep_tail)
 
     # ------------------------------------------------------------------ which frames
     def needs(self, idx: int) -> bool:
@@ -152,7 +208,6 @@ class StreamingEST:
                     crops=len(self._crops), tail=len(self._tail), times=len(self._times))
 
     # ------------------------------------------------------------------ feeding
-    @torch.no_grad()
     def push(self, idx: int, timestamp: Optional[float] = None,
              crop: Optional[np.ndarray] = None) -> List[WindowRecord]:
         """Frame ``idx`` (strictly increasing; skipped indices count as frames without a crop)
@@ -193,7 +248,6 @@ class StreamingEST:
         r = idx - self.origin
         return any(r >= o and (r - o) % self.stride == 0 for o in self._offsets)
 
-    @torch.no_grad()
     def finish(self) -> List[WindowRecord]:
         """The end of the track. With ``keep_tail``: the inferencer's last window (or the one
         short window of a track shorter than ``window``) when the grid did not end there."""
@@ -216,8 +270,7 @@ class StreamingEST:
         todo = [j for j in frames if j not in self._feats]
         if not todo:
             return
-        x = self.preprocess([self._crops.pop(j) for j in todo])
-        feats = self.model.frame_features(x)
+        feats = self.parts.frames([self._crops.pop(j) for j in todo])
         self.frames_embedded += len(todo)
         self._feats.update(zip(todo, feats))
 
@@ -230,9 +283,8 @@ class StreamingEST:
             return False
         if new:
             self._embed(frames)
-            x = torch.stack([torch.stack([self._feats[j] for j in k]) for k in new])
-            R, w = snippet_neck(self.model.neck)(x, return_weights=True)
-            self._snippets.update(zip(new, zip(R[:, 0], w[:, 0])))
+            x = np.stack([np.stack([self._feats[j] for j in k]) for k in new])
+            self._snippets.update(zip(new, zip(*self.parts.snippets(x))))
             if not self.keep_tail:  # the tail window may reuse any of the last frames
                 for j in frames:
                     if not self._in_pending_snippet(j):
@@ -257,10 +309,9 @@ class StreamingEST:
         if not self._compute(keys):
             self.windows_skipped += 1
             return []
-        R = torch.stack([self._snippets[k][0] for k in keys])[None]
-        weights = torch.stack([self._snippets[k][1] for k in keys])
-        T, attn = self.model.cls_head.encode(R)
-        probs = self.model.cls_head.classifier(T).softmax(-1)[0].cpu().numpy()
+        R = np.stack([self._snippets[k][0] for k in keys])[None]
+        weights = np.stack([self._snippets[k][1] for k in keys])
+        probs, attn = self.parts.window(R)
         label = int(probs.argmax())
         end = start + length
         self._last_end = end
@@ -268,8 +319,7 @@ class StreamingEST:
         return [WindowRecord(
             track=self.track, start=start, end=end, frame_inds=inds.ravel().tolist(),
             scores=probs.tolist(), label=label, label_name=self.classes[label],
-            frame_weights=weights.cpu().numpy().tolist(),
-            snippet_attention=attn[0].cpu().numpy().tolist(),
+            frame_weights=weights.tolist(), snippet_attention=attn.tolist(),
             start_time=self._times.get(start), end_time=self._end_time(end - 1))]
 
     def _end_time(self, last: int) -> Optional[float]:

@@ -4,7 +4,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from .engine import StreamingEST, WindowRecord
+from .engine import StreamingEST, WindowRecord, inferencer_parts
 
 
 class TrackStreams:
@@ -31,10 +31,13 @@ class TrackStreams:
     @classmethod
     def from_inferencer(cls, inferencer, window: Optional[int] = None,
                         stride: Optional[int] = None, keep_tail: bool = False) -> 'TrackStreams':
-        """Engines with ``inferencer``'s model, sampling and preprocessing
-        (:meth:`StreamingEST.from_inferencer`)."""
+        """Engines with ``inferencer``'s backend, sampling and classes
+        (:meth:`StreamingEST.from_inferencer`), sharing one parts object; ValueError (one line)
+        here, before any frame, when the ONNX part graphs are missing or do not match."""
+        parts = inferencer_parts(inferencer)
         return cls(lambda track: StreamingEST.from_inferencer(
-            inferencer, track=track, window=window, stride=stride, keep_tail=keep_tail))
+            inferencer, track=track, window=window, stride=stride, keep_tail=keep_tail,
+            parts=parts))
 
     def needs(self, track: int, idx: int) -> bool:
         """Whether ``track`` needs a crop of frame ``idx`` (a new track starts at ``idx``)."""

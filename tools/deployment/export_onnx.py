@@ -8,12 +8,18 @@ and test-time snippet sampling, the checkpoint's where its meta has them, as EST
 them) is stored in the file's metadata, so est_mm.deploy.onnx_backend.ONNXModel can run it with
 onnxruntime alone.
 
+Next to it go the part graphs of the streaming engine (tools/demo.py on live sources with
+--backend onnxruntime): FILE.backbone.onnx (frames [B, 3, H, W] -> features [B, C]),
+FILE.snippet.onnx (AA-SFE: [S, 5, C] -> snippet features [S, d] and frame weights [S, 5]) and
+FILE.head.onnx (Transformer and classifier: [N, 7, d] -> scores, snippet_attention, logits), with
+the same metadata; --no-parts leaves them out.
+
 Verification runs seeded random clips at the graph's frame size and image-like ones of another
 size (resized by the same numpy preprocessing as ONNXModel), plus one clip per --verify-frames
 video or folder, at batch 1 and batch --verify-clips through ONNX Runtime and through PyTorch (the
-data_preprocessor and forward_explain). It prints the max abs difference of each output. The file
-is written (atomically, with the usual permissions) only when every difference is within --atol;
-otherwise the exit status is 1.
+data_preprocessor and forward_explain), and through the three parts chained. It prints the max
+abs difference of each output. The files are written (atomically, with the usual permissions) only
+when every difference is within --atol; otherwise the exit status is 1.
 
 example:
   python tools/deployment/export_onnx.py configs/est_r18_dfew.py \\
@@ -58,7 +64,12 @@ def parse_args(argv=None):
                         help='export nothing: verify the existing --out file against CONFIG + '
                         'CHECKPOINT (metadata and outputs); exit 1 if it does not match')
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace --out if it exists (default: refuse)')
+                        help='replace --out and its part graphs if they exist (default: '
+                        'refuse)')
+    parser.add_argument('--no-parts', action='store_true',
+                        help='write only the whole-clip graph, not the part graphs '
+                        '(FILE.backbone/snippet/head.onnx) that streaming with ONNX Runtime '
+                        'needs (they hold the weights once more)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the random verification clips (default: 0)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -76,7 +87,8 @@ def main(argv=None) -> int:
         args.config, args.checkpoint, out=args.out, opset=args.opset,
         frame_size=args.frame_size, batch=args.batch, verify_clips=args.verify_clips,
         verify_frames=args.verify_frames, atol=args.atol, overwrite=args.overwrite,
-        verify_only=args.verify_only, cfg_options=args.cfg_options, seed=args.seed)
+        verify_only=args.verify_only, cfg_options=args.cfg_options, seed=args.seed,
+        parts=not args.no_parts)
 
 
 if __name__ == '__main__':
