@@ -1,6 +1,7 @@
 """What the tools share while parsing arguments, importing nothing heavy (so ``--help`` answers at
 once): numeric types with a lower bound (a bad value is one ``error:`` line, exit 2, before torch
-or est_mm is imported), ``--cfg-options``, ``--launcher`` and the list writers' arguments."""
+or est_mm is imported), ``--cfg-options``, ``--launcher`` and the list writers' arguments; after
+parsing, :func:`load_tool_config` reads the config and checks ``--device``."""
 import argparse
 import math
 
@@ -23,11 +24,21 @@ def number(kind=int, minimum=1, strict=False):
 
 class CfgOptions(argparse.Action):
     """mmengine's ``DictAction`` for ``--cfg-options``, imported only when the option is given, so
-    that ``--help`` answers without importing mmengine."""
+    that ``--help`` answers without importing mmengine. An entry that is not ``key=value`` (or
+    whose brackets do not pair up) is one ``error:`` line; what the keys and values mean is
+    checked against the config when it is loaded (``est_mm.utils.config.merge_cfg_options``)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         from mmengine.config import DictAction
-        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
+        for entry in values:
+            key = entry.split('=', 1)[0]
+            if '=' not in entry or not key or not all(key.split('.')):
+                parser.error(f'argument {option_string}: {entry!r} is not key=value '
+                             '(e.g. train_dataloader.batch_size=4)')
+        try:
+            DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
+        except (AssertionError, ValueError) as err:  # "Imbalanced brackets exist in ..."
+            parser.error(f'argument {option_string}: {err}')
 
 
 def add_cfg_options(parser, example='test_dataloader.dataset.data_root=/data/DFEW'):
@@ -36,6 +47,28 @@ def add_cfg_options(parser, example='test_dataloader.dataset.data_root=/data/DFE
         '--cfg-options', nargs='+', action=CfgOptions,
         help=f'override settings of the config, key=value pairs merged into it, e.g. {example} '
         'or key="[a,b]" for lists (quotes needed, no spaces)')
+
+
+def load_tool_config(args, require=('model',), out_files=(), out_dirs=()):
+    """After parsing, before any work: ``args.config`` read with ``args.cfg_options`` merged,
+    ``args.device`` (where the tool has one) checked against this machine's devices and the
+    folders of ``out_files`` and ``out_dirs`` (None: not given) checked writable; anything that
+    cannot work ends the tool with one line (exit 1) naming the file, option, device or folder."""
+    import os.path as osp
+    import sys
+
+    from est_mm.utils.config import ConfigError, load_config
+    from est_mm.utils.devices import resolve_device
+    from est_mm.utils.files import check_writable_dir
+    try:
+        if getattr(args, 'device', None) is not None:
+            resolve_device(args.device)
+        for folder in [osp.dirname(osp.abspath(f)) for f in out_files if f] + \
+                [d for d in out_dirs if d]:
+            check_writable_dir(folder, create=False)
+        return load_config(args.config, getattr(args, 'cfg_options', None), require)
+    except (ConfigError, ValueError, OSError) as err:
+        sys.exit(str(err))
 
 
 def add_launcher(parser, tool):

@@ -1,5 +1,9 @@
 """Test a checkpoint on a config's test split and print WAR (acc/top1) and UAR (acc/mean1).
 
+The config and ``--cfg-options`` are checked as they are read (est_mm.utils.config: one line
+naming the file or the option); the folders of --dump, --metrics-out and --work-dir must be
+writable before anything is built.
+
 The checkpoint is read with torch's safe loading (one line naming the file if it is refused,
 truncated or missing) and must fit the config (est_mm.inference_spec: classes, snippets per clip,
 parameter shapes; one line saying what differs otherwise). Its frame size, sampling and
@@ -45,7 +49,7 @@ def fit_checkpoint(cfg, args):
     try:
         _, spec, cfg = prepare_model(cfg, args.checkpoint, config=args.config, build=False,
                                      classes_must_match=True)
-    except (CheckpointError, SpecMismatchError) as err:
+    except (CheckpointError, SpecMismatchError, ValueError) as err:  # ValueError: cannot build
         raise SystemExit(str(err))
     if spec.notes and is_main_process():
         print(f"{args.checkpoint}: testing with the checkpoint's " + '; '.join(spec.notes),
@@ -63,23 +67,31 @@ def main():
 
 
 def run_test(args):
-    from mmengine.config import Config
     from mmengine.dist import is_main_process
 
     from est_mm.datasets.integrity import BadSampleError
     from est_mm.engine.runner import build_runner, check_data_roots
-    from est_mm.utils import CheckpointError, OutputExistsError, check_checkpoint, refuse_existing
+    from est_mm.utils import (CheckpointError, OutputExistsError, check_checkpoint,
+                              check_writable_dir, refuse_existing)
+    from est_mm.utils.config import ConfigError, load_config, option_in_error
     from est_mm.utils.errors import first_line, last_line
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    if args.dump is not None and not args.dump.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'--dump must name a .pkl file, got {args.dump}')
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except ConfigError as err:
+        raise SystemExit(str(err))
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    try:  # fail before building anything: outputs we must not replace, an unsafe or
-        # truncated checkpoint (pickle parsed under the safe rules, tensor data not read)
+    try:  # fail before building anything: outputs we must not replace or cannot write, an
+        # unsafe or truncated checkpoint (pickle parsed under the safe rules, tensor data not read)
         refuse_existing([args.dump, args.metrics_out], args.overwrite)
+        for out in (args.dump, args.metrics_out):
+            if out:
+                check_writable_dir(osp.dirname(osp.abspath(out)), create=False)
+        check_writable_dir(cfg.work_dir, create=False)
         check_checkpoint(args.checkpoint)
         check_data_roots(cfg, ['test_dataloader'])
     except (OutputExistsError, CheckpointError, OSError) as err:
@@ -87,8 +99,6 @@ def run_test(args):
     cfg = fit_checkpoint(cfg, args)
     dump_tmp = None
     if args.dump is not None:
-        if not args.dump.endswith(('.pkl', '.pickle')):
-            raise SystemExit(f'--dump must name a .pkl file, got {args.dump}')
         # DumpResults writes in place: give it a temporary name, renamed once the test is done
         dump_tmp = f'{args.dump}.tmp{os.getpid()}.pkl'
         evaluators = cfg.test_evaluator
@@ -101,6 +111,11 @@ def run_test(args):
             os.replace(dump_tmp, args.dump)
     except CheckpointError as err:  # unsafe, truncated or unreadable: one line naming the file
         raise SystemExit(str(err))
+    except (ValueError, TypeError) as err:  # a value given with --cfg-options, refused when built
+        option = option_in_error(args.cfg_options, err)
+        if option is None:
+            raise
+        raise SystemExit(f'--cfg-options {option}: {first_line(err)}') from None
     except (BadSampleError, OSError) as err:  # an unreadable clip, a file-system error
         worker = str(err).startswith('Caught ')  # re-raised by a DataLoader worker
         raise SystemExit(last_line(err) if worker else first_line(err))

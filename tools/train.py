@@ -2,9 +2,11 @@
 Runner.
 
 Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite).
-One line, exit code 1, for: a bad checkpoint (unsafe pickle, truncated, missing), a train batch of
-1 clip that the SSOP branch's BatchNorm cannot train on, a missing or looping data folder, an
-unreadable clip, a full disk or any other file-system error; Ctrl-C: one line, exit code 130."""
+One line, exit code 1, for: a config file that cannot be read, a ``--cfg-options`` entry that
+cannot work (est_mm.utils.config), a bad checkpoint (unsafe pickle, truncated, missing), a train
+batch of 1 clip that the SSOP branch's BatchNorm cannot train on, a missing or looping data
+folder, an unreadable clip, a full disk or any other file-system error; Ctrl-C: one line, exit
+code 130."""
 import argparse
 import os
 import os.path as osp
@@ -72,7 +74,8 @@ def merge_args(cfg, args):
         randomness['deterministic'] = True
     cfg.randomness = randomness
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        from est_mm.utils.config import merge_cfg_options
+        merge_cfg_options(cfg, args.cfg_options, args.config)
     return cfg
 
 
@@ -117,24 +120,28 @@ def check_load_from(cfg):
 
 
 def train(args):
-    from mmengine.config import Config
-
     from est_mm.datasets.integrity import BadSampleError
     from est_mm.models.heads.ssop import SSOPBatchError
     from est_mm.engine.runner import build_runner, check_data_roots, check_train_batch
     from est_mm.utils import CheckpointError
+    from est_mm.utils.config import ConfigError, load_config, option_in_error
     from est_mm.utils.errors import first_line, last_line
 
     try:
-        cfg = merge_args(Config.fromfile(args.config), args)
+        cfg = merge_args(load_config(args.config), args)
         check_train_batch(cfg, args.launcher)  # SSOP's BatchNorm: >= 2 clips per step in all
         check_data_roots(cfg, ['train_dataloader'] + (['val_dataloader'] if cfg.get('val_cfg')
                                                       else []))
         cfg = check_work_dir(cfg, args)
         check_load_from(cfg)
         build_runner(cfg, args).train()
-    except (CheckpointError, SSOPBatchError) as err:  # a bad checkpoint; 1 clip where SSOP needs 2
-        raise SystemExit(str(err))
+    except (CheckpointError, SSOPBatchError, ConfigError) as err:  # a bad checkpoint; 1 clip
+        raise SystemExit(str(err))  # where SSOP needs 2; a config or --cfg-options that cannot work
+    except (ValueError, TypeError) as err:  # a value given with --cfg-options, refused when built
+        option = option_in_error(args.cfg_options, err)
+        if option is None:
+            raise
+        raise SystemExit(f'--cfg-options {option}: {first_line(err)}') from None
     except (BadSampleError, OSError) as err:  # an unreadable clip, missing data, a full disk
         worker = str(err).startswith('Caught ')  # re-raised by a DataLoader worker
         raise SystemExit(last_line(err) if worker else first_line(err))

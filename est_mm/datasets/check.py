@@ -102,14 +102,22 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)  # the workers are the parallelism
 
 
-def scan(dataset, progress: bool = True, deep: bool = False, workers: int = 1) -> Scan:
+def _hidden(progress: Optional[bool]) -> Optional[bool]:
+    """tqdm's ``disable``: None (``progress=None``) shows the bar only when stderr is a
+    terminal."""
+    return None if progress is None else not progress
+
+
+def scan(dataset, progress: Optional[bool] = None, deep: bool = False,
+         workers: int = 1) -> Scan:
     """Find the missing, empty and repeated samples of ``dataset``; with ``deep`` decode every
-    frame of the others, in ``workers`` processes (1: in this one)."""
+    frame of the others, in ``workers`` processes (1: in this one). Progress bars: always
+    (True), never (False) or when stderr is a terminal (None)."""
     from tqdm import tqdm
     entries, duplicates, exists = _entries(dataset)
     labels, missing, empty, present = [], [], [], []
     for entry in tqdm(entries, desc='scanning', unit='entry', file=sys.stderr, leave=False,
-                      disable=not progress or len(entries) <= PROGRESS_FROM):
+                      disable=True if len(entries) <= PROGRESS_FROM else _hidden(progress)):
         if not exists(entry):
             missing.append(entry.path)
             continue
@@ -123,7 +131,7 @@ def scan(dataset, progress: bool = True, deep: bool = False, workers: int = 1) -
     checks = []
     if deep and present:
         bar = dict(total=len(present), desc='decoding every frame', unit='sample',
-                   file=sys.stderr, leave=False, disable=not progress)
+                   file=sys.stderr, leave=False, disable=_hidden(progress))
         if workers > 1:
             context = multiprocessing.get_context('fork' if os.name == 'posix' else 'spawn')
             with context.Pool(min(workers, len(present)), initializer=_one_thread) as pool:
@@ -142,7 +150,7 @@ def print_names(title: str, names: Sequence[str], max_list: int) -> None:
 
 
 def check_split(split: str, loader_cfg, max_list: int = 20, deep: bool = False,
-                workers: int = 1, progress: bool = True) -> int:
+                workers: int = 1, progress: Optional[bool] = None) -> int:
     """Print the report of one split; return the number of problems found."""
     problems = 0
     for where, ds_cfg in leaf_datasets(loader_cfg['dataset'], f'{split}_dataloader.dataset'):
@@ -186,19 +194,19 @@ def check_split(split: str, loader_cfg, max_list: int = 20, deep: bool = False,
 
 def check_datasets(config: str, splits: Sequence[str] = ('train', 'val', 'test'),
                    max_list: int = 20, deep: bool = False, workers: int = 1,
-                   progress: bool = True, cfg_options: Optional[dict] = None) -> int:
+                   progress: Optional[bool] = None, cfg_options: Optional[dict] = None) -> int:
     """Print the report of every split of ``config``; return the exit code: 1 if anything is
     missing, empty or (``deep``) unreadable, if a duplicate meets ``duplicates='error'``, or if
-    a dataset cannot be built, else 0."""
-    from mmengine.config import Config
-
+    a dataset cannot be built, else 0. A config file or ``cfg_options`` entry that cannot work
+    raises :class:`~est_mm.utils.config.ConfigError` (one line naming it). ``progress``: see
+    :func:`scan`."""
     from mmaction.utils import register_all_modules
+
+    from ..utils.config import load_config
     register_all_modules()
     if hasattr(sys.stdout, 'reconfigure'):  # non-UTF-8 file names print as \udcXX, not crash
         sys.stdout.reconfigure(errors='backslashreplace')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options, require=())
     problems = 0
     for split in splits:
         loader_cfg = cfg.get(f'{split}_dataloader')

@@ -1,12 +1,15 @@
-"""Checkpoint and work-dir helpers. Names are imported on first use (PEP 562), so importing one
+"""Checkpoint, config, device and work-dir helpers. Names are imported on first use (PEP 562), so importing one
 (e.g. ``est_mm.compat`` using :mod:`.safe_checkpoint`) does not import the others. The Runner
 helpers of the tools are in :mod:`est_mm.engine.runner`."""
 import importlib
 
 _WHERE = {
     'torchvision_resnet_state_dict': 'checkpoint',
-    'OutputExistsError': 'files', 'latest_checkpoint': 'files', 'refuse_existing': 'files',
-    'remove_checkpoints': 'files', 'work_dir_checkpoints': 'files',
+    'available_devices': 'devices', 'resolve_device': 'devices',
+    'ConfigError': 'config', 'load_config': 'config', 'read_config': 'config',
+    'merge_cfg_options': 'config',
+    'OutputExistsError': 'files', 'check_writable_dir': 'files', 'latest_checkpoint': 'files',
+    'refuse_existing': 'files', 'remove_checkpoints': 'files', 'work_dir_checkpoints': 'files',
     'CheckpointError': 'safe_checkpoint', 'CheckpointSaveError': 'safe_checkpoint',
     'UnsafeCheckpointError': 'safe_checkpoint', 'atomic_torch_save': 'safe_checkpoint',
     'check_checkpoint': 'safe_checkpoint', 'describe_load_error': 'safe_checkpoint',

@@ -43,20 +43,21 @@ def torchvision_resnet_state_dict(checkpoint, source: str = 'checkpoint') -> Dic
 
 
 def convert_resnet_file(src: str, dst: str, overwrite: bool = False) -> str:
-    """tools/convert/resnet_checkpoint.py: reads ``src`` with torch's safe (weights_only) loading,
-    writes its torchvision-layout ResNet state dict to ``dst`` atomically and returns the one-line
-    summary. Refusals raise ValueError (FileExistsError for an existing ``dst`` without
+    """tools/convert/resnet_checkpoint.py: reads ``src`` with
+    :func:`~.safe_checkpoint.safe_load_checkpoint` (torch's safe loading), writes its
+    torchvision-layout ResNet state dict to ``dst`` atomically and returns the one-line summary.
+    Refusals raise ValueError (FileExistsError for an existing ``dst`` without
     ``overwrite``) with one line naming the file; nothing is written then."""
     import os
     import os.path as osp
 
-    from .errors import first_line
+    from .safe_checkpoint import CheckpointError, safe_load_checkpoint
     if osp.exists(dst) and not overwrite:
         raise FileExistsError(f'{dst} exists; pass --overwrite to replace it')
-    try:
-        checkpoint = torch.load(src, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001 - report any load failure in one line
-        raise ValueError(f'{src}: cannot be loaded safely: {first_line(err)}') from err
+    try:  # missing, empty, truncated, unsafe, ONNX: one line naming src
+        checkpoint = safe_load_checkpoint(src, map_location='cpu')
+    except CheckpointError as err:
+        raise ValueError(str(err)) from err
     state = torchvision_resnet_state_dict(checkpoint, src)
     tmp = dst + '.tmp'
     torch.save(state, tmp)

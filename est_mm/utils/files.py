@@ -1,13 +1,36 @@
-"""No silent data loss: refuse to replace results unless asked, find what a work dir holds, and
-resolve ``--resume`` without trusting a stale ``last_checkpoint`` pointer."""
+"""No silent data loss: refuse to replace results unless asked, check an output folder can be
+written before the work, find what a work dir holds, and resolve ``--resume`` without trusting a
+stale ``last_checkpoint`` pointer."""
 import glob
 import os
 import os.path as osp
 import re
+import tempfile
 from typing import Iterable, List, Optional
 
 # The names mmengine's CheckpointHook (and SafeCheckpointHook) writes into a work dir.
 _CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$|^best_.*\.pth$')
+
+
+def check_writable_dir(path: str, create: bool = True) -> None:
+    """Creates folder ``path`` if needed and checks a file can be written in it; raises
+    OSError with one line naming the folder otherwise (call it before any work).
+    ``create=False`` creates nothing: the nearest existing folder of ``path`` is tried instead."""
+    path = path or '.'
+    try:
+        if create:
+            os.makedirs(path, exist_ok=True)
+            where = path
+        else:
+            where = osp.abspath(path)
+            while not osp.lexists(where) and osp.dirname(where) != where:
+                where = osp.dirname(where)
+            if not osp.isdir(where):
+                raise NotADirectoryError(20, 'Not a directory')
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as err:
+        raise OSError(f'{path}: cannot write to this folder ({err.strerror or err})') from None
 
 
 class OutputExistsError(FileExistsError):

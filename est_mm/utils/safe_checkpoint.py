@@ -115,7 +115,30 @@ def safe_load_checkpoint(path, map_location='cpu', mmap: bool = False):
                 [g for g in safe_checkpoint_globals() if g not in allowed]):
             return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - every load failure becomes one clear line
+        if is_onnx_file(path):
+            raise CheckpointError(path, ONNX_GIVEN) from err
         raise describe_load_error(path, err) from err
+
+
+ONNX_GIVEN = ('an ONNX model, not a PyTorch checkpoint: tools/demo.py and tools/demo_batch.py '
+              "run it with --backend onnxruntime (ESTInferencer(..., backend='onnxruntime')); "
+              'tools/test.py, training and the analysis tools need the .pth checkpoint it was '
+              'exported from')
+
+
+def is_onnx_file(path) -> bool:
+    """Whether ``path`` is an ONNX model: named ``.onnx``, or starting as an ONNX ModelProto does
+    (field 1, ir_version, then producer/graph fields), which no torch checkpoint does (those
+    start with ``PK`` or a pickle's ``0x80``)."""
+    if str(path).lower().endswith('.onnx'):
+        return True
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(3)
+    except OSError:
+        return False
+    return len(head) == 3 and head[0] == 0x08 and 1 <= head[1] <= 30 and head[2] in (
+        0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42)
 
 
 def check_checkpoint(path) -> None:

@@ -359,8 +359,18 @@ class FrameStream:
                 f'size={self.width}x{self.height})')
 
 
+_HTTP_STATUS = {  # PyAV's exception for each HTTP error FFmpeg tells apart
+    'HTTPBadRequestError': 'HTTP 400 Bad Request', 'HTTPUnauthorizedError': 'HTTP 401 Unauthorized',
+    'HTTPForbiddenError': 'HTTP 403 Forbidden', 'HTTPNotFoundError': 'HTTP 404 Not Found',
+    'HTTPOtherClientError': 'HTTP 4xx client error (not 400, 401, 403 or 404)',
+    'HTTPServerError': 'HTTP 5xx server error'}
+
+
 def _reason(err: BaseException) -> str:
-    """PyAV's message without the ``[Errno N]`` prefix and the repeated path."""
+    """PyAV's message without the ``[Errno N]`` prefix and the repeated path; an HTTP error
+    status as ``HTTP 404 Not Found`` (FFmpeg: ``Server returned 404 Not Found``)."""
+    if type(err).__name__ in _HTTP_STATUS:
+        return _HTTP_STATUS[type(err).__name__]
     reason = first_line(err)
     if reason.startswith('[Errno'):
         reason = reason.split('] ', 1)[-1]

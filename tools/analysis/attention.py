@@ -6,7 +6,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options, number  # noqa: E402
+from tools.argtypes import add_cfg_options, load_tool_config, number  # noqa: E402
 
 
 def parse_args():
@@ -32,13 +32,13 @@ def parse_args():
 
 def main():
     args = parse_args()
+    cfg = load_tool_config(args, out_files=[args.json], out_dirs=[args.out_dir])
     from est_mm.analysis.attention import attention_figures
     from est_mm.inference_spec import SpecMismatchError
     from est_mm.utils import CheckpointError
     try:
-        results = attention_figures(args.config, args.checkpoint, args.out_dir, args.indices,
-                                    split=args.split, cfg_options=args.cfg_options,
-                                    device=args.device)
+        results = attention_figures(cfg, args.checkpoint, args.out_dir, args.indices,
+                                    split=args.split, device=args.device)
     except (CheckpointError, SpecMismatchError) as err:  # one line naming the file
         raise SystemExit(str(err))
     for r in results:

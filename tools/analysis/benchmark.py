@@ -7,7 +7,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options  # noqa: E402
+from tools.argtypes import add_cfg_options, load_tool_config  # noqa: E402
 
 
 def parse_args():
@@ -57,6 +57,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    load_tool_config(args, out_files=[args.json])  # one line if they cannot work
     import torch
 
     from est_mm.analysis.benchmark import format_benchmark, run_benchmark

@@ -7,7 +7,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options  # noqa: E402
+from tools.argtypes import add_cfg_options, load_tool_config  # noqa: E402
 
 
 def parse_args():
@@ -33,9 +33,10 @@ def parse_args():
 
 def main():
     args = parse_args()
+    cfg = load_tool_config(args, out_files=[args.json])
     from est_mm.analysis.complexity import complexity_report, format_report
-    report = complexity_report(args.config, shape=args.shape, cfg_options=args.cfg_options,
-                               throughput_iters=args.throughput_iters, device=args.device)
+    report = complexity_report(cfg, shape=args.shape, throughput_iters=args.throughput_iters,
+                               device=args.device)
     print(format_report(report))
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

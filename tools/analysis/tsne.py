@@ -5,7 +5,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options, number  # noqa: E402
+from tools.argtypes import add_cfg_options, load_tool_config, number  # noqa: E402
 
 
 def parse_args():
@@ -42,6 +42,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    load_tool_config(args, out_files=[args.out, args.features_out])  # one line if they cannot work
     from est_mm.analysis.tsne import tsne_figure
     from est_mm.inference_spec import SpecMismatchError
     from est_mm.utils import CheckpointError

@@ -4,11 +4,12 @@ For each chosen split the dataset of ``<split>_dataloader`` is built (pipeline l
 samples absent on disk not fatal) and the tool prints the number of samples, the count per class
 and, by name, every listed frame folder or video that is missing or empty, and every path listed
 more than once. With ``--deep`` it also decodes every frame of every sample (``--workers N``
-processes, with a progress bar), naming each corrupt, truncated or zero-frame video and each
-unreadable image, and lists frames of another size than their folder's others and files the
-loader ignores (macOS AppleDouble ``._*``, non-images). Exit code 1 if anything is missing,
-empty or unreadable, if a duplicate meets ``duplicates='error'``, or if a dataset cannot be built
-(bad line or label, list file not UTF-8, ...), else 0. The logic is
+processes; a progress bar on a terminal, or always with ``--progress``), naming each corrupt,
+truncated or zero-frame video and each unreadable image, and lists frames of another size than
+their folder's others and files the loader ignores (macOS AppleDouble ``._*``, non-images). Exit
+code 1 if anything is missing, empty or unreadable, if a duplicate meets ``duplicates='error'``,
+if a dataset cannot be built (bad line or label, list file not UTF-8, ...), or if the config or
+a ``--cfg-options`` entry cannot work (one line), else 0. The logic is
 :func:`est_mm.datasets.check.check_datasets`.
 
 Example (from the repository root)::
@@ -24,17 +25,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
-    return value
+from tools.argtypes import add_cfg_options, number  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='Build the datasets of an est_mm/mmaction2 config and report, per split, '
         'the number of samples, the count per class and every listed frame folder or video '
@@ -47,7 +41,7 @@ def parse_args(argv=None):
                         help='which <split>_dataloader datasets to check; a split the config '
                         'has no dataloader for is reported and passed over '
                         '(default: %(default)s)')
-    parser.add_argument('--max-list', type=int, default=20, metavar='N',
+    parser.add_argument('--max-list', type=number(int, 0), default=20, metavar='N',
                         help='print at most N entries of each kind per split by name, '
                         'then a count of the rest (default: %(default)s)')
     parser.add_argument('--deep', action='store_true',
@@ -55,23 +49,27 @@ def parse_args(argv=None):
                         'truncated or zero-frame videos and unreadable images, and list frames '
                         'of another size and files the loader ignores (AppleDouble ._*, '
                         'non-images); slower: reads all the data')
-    parser.add_argument('--workers', type=positive_int, default=1, metavar='N',
+    parser.add_argument('--workers', type=number(int, 1), default=1, metavar='N',
                         help='processes decoding frames for --deep (default: %(default)s)')
-    parser.add_argument('--no-progress', action='store_true', help='hide the progress bars')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config settings, e.g. '
-                        'train_dataloader.dataset.data_root=/data/DFEW')
-    args = parser.parse_args(argv)
-    if args.max_list < 0:
-        parser.error(f'--max-list must be >= 0, got {args.max_list}')
-    return args
+    bars = parser.add_mutually_exclusive_group()
+    bars.add_argument('--progress', action='store_true', default=None,
+                      help='show the progress bars even when stderr is not a terminal '
+                      '(default: only on a terminal)')
+    bars.add_argument('--no-progress', dest='progress', action='store_false',
+                      help='hide the progress bars')
+    add_cfg_options(parser, 'train_dataloader.dataset.data_root=/data/DFEW')
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     from est_mm.datasets.check import check_datasets
-    return check_datasets(args.config, args.splits, args.max_list, args.deep, args.workers,
-                          not args.no_progress, args.cfg_options)
+    from est_mm.utils.config import ConfigError
+    try:
+        return check_datasets(args.config, args.splits, args.max_list, args.deep, args.workers,
+                              args.progress, args.cfg_options)
+    except ConfigError as err:
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -104,6 +104,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from est_mm.utils.files import check_writable_dir
+    try:  # before any video is read
+        check_writable_dir(args.out, create=False)
+        if args.report:
+            check_writable_dir(osp.dirname(osp.abspath(args.report)), create=False)
+    except OSError as err:
+        sys.exit(f'error: {err}')
     try:
         from est_mm.datasets.face_extraction import extract_faces, format_extract_summary
         summary = extract_faces(
