@@ -152,23 +152,39 @@ def test_two_people_one_track_each(checkpoint, tmp_path):
         cv2.CAP_PROP_FRAME_COUNT)) == 48
 
 
-def test_one_face_is_exactly_the_single_face_path(checkpoint, tmp_path):
-    from est_mm.faces import crop_main_face
+def test_a_face_track_gets_the_inferencers_numbers_on_its_own_crops(checkpoint, tmp_path):
+    """One loop for files: the demo's windows for a face equal ESTInferencer.predict on crops
+    cut along the boxes the demo reports (rounded to 0.1 px in the JSON)."""
     from est_mm.apis.inference import ESTInferencer
+    from est_mm.faces import crop_face
+    from est_mm.video import open_stream
     video = cut(osp.join(FEAT_DATA, 'WolfgangLanger_Pexels.mp4'), str(tmp_path / 'w.mp4'), 130)
-    rc, out, err = demo(video, CONFIG, checkpoint, '--out-dir', str(tmp_path))
+    rc, out, err = demo(video, CONFIG, checkpoint, '--out-dir', str(tmp_path), '--jsonl',
+                        str(tmp_path / 'w.jsonl'))
     assert rc == 0, err[-3000:]
     report = json.load(open(tmp_path / 'w.json'))
     assert len(report['tracks']) == 1
+    track = report['tracks'][0]
+    first, last = track['first_frame'], track['last_frame']
+    assert first <= 2 and last == 129
+    boxes = np.array(track['face']['boxes'])
+    marks = np.array(track['face']['landmarks']).reshape(-1, 5, 2)
+    assert len(boxes) == last - first + 1
+    images = [f.image for f in open_stream(video)][first:last + 1]
     inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu')
-    needed = np.unique(np.concatenate([i for _, _, i in inferencer.window_indices(130)]))
-    track = crop_main_face(video, crop_indices=needed)
-    crops = dict(zip(track.crop_indices.tolist(), track.crops))
-    expected = inferencer.predict(lambda idx: [crops[i] for i in idx], 130, track.fps)
-    np.testing.assert_allclose(list(report['scores'].values()), expected.scores, atol=1e-5)
-    assert [w['label_name'] for w in report['windows']] == [w.label_name for w in
-                                                            expected.windows]
-    np.testing.assert_allclose(report['face']['boxes'], np.round(track.boxes, 1), atol=0.11)
+    expected = inferencer.predict(
+        lambda idx: [crop_face(images[i], boxes[i], 224, 1.25, marks[i]) for i in idx],
+        len(boxes), 24)
+    assert [(w['start'], w['end']) for w in report['windows']] == \
+        [(w.start + first, w.end + first) for w in expected.windows]
+    np.testing.assert_allclose(list(report['scores'].values()), expected.scores, atol=1e-4)
+    np.testing.assert_allclose([w['scores'] for w in report['windows']],
+                               [w.scores for w in expected.windows], atol=1e-4)
+    lines = [json.loads(line) for line in open(tmp_path / 'w.jsonl')]  # the same, as it went
+    assert [(r['start'], r['end']) for r in lines] == \
+        [(w['start'], w['end']) for w in report['windows']]
+    np.testing.assert_allclose([r['scores'] for r in lines],
+                               [w['scores'] for w in report['windows']], atol=1e-6)
 
 
 def test_onnxruntime_backend_gives_the_same_labels(checkpoint, tmp_path):
@@ -237,5 +253,6 @@ def test_progress_bar_counts_the_frames_and_stays_off_when_not_a_terminal(checkp
              progress_file=forced)
     run_demo(video, inferencer, str(tmp_path / 'b'), crop_faces=False, progress_file=default)
     last = forced.getvalue().replace('\r', '\n').strip().splitlines()[-1]
-    assert 'noise: crop + EST' in last and '12/12' in last and 's of work per s of video' in last
+    assert last.startswith('noise: 100%') and '12/12' in last and 's of work per s of video' in last
+    assert last.endswith(', 5 windows]')  # (12 - 4) / 2 + 1
     assert default.getvalue() == ''

@@ -1,13 +1,13 @@
 """Recognise facial expressions in a raw video, a camera, a network stream or stdin.
 
-A video file: find and crop every face (RetinaFace by default), run EST over sliding windows, write
-a JSON of per-window and overall predictions, a timeline PNG with the snippet attention, and
-optionally an annotated video. A camera index (0, 1, ...), an rtsp/http/... URL or - (an encoded
-stream on stdin), or a file with --live: frames are processed as they arrive (online tracking, a
-label per face every --stride frames, default 10) and written as JSON Lines, flushed per window.
-Files keep the batch path: its tracker interpolates and smooths boxes with later frames, which a
-live source cannot have, so its crops (and numbers) differ from the live path's. Many videos:
-tools/demo_batch.py."""
+Every input goes through one loop: frames are decoded as they arrive, faces found (RetinaFace by
+default) and followed by an online tracker (past frames only), the frames EST samples cropped, and
+each face's windows computed by the streaming engine (every sampled frame through the backbone
+once). A video file: windows of 105 frames every half window plus a tail window, then a JSON of
+per-window and overall predictions, a timeline PNG with the snippet attention, and optionally an
+annotated video (and JSON Lines with --jsonl). A camera index (0, 1, ...), an rtsp/http/... URL
+or - (an encoded stream on stdin), or a file with --live: a label per face every --stride frames
+(default 10), written as JSON Lines, flushed per window. Many videos: tools/demo_batch.py."""
 import argparse
 import os.path as osp
 import sys
@@ -37,13 +37,13 @@ def parse_args():
     parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'],
                         help='face detector (default: retinaface, as in the paper)')
     parser.add_argument('--detect-every', type=number(int, 1), default=1,
-                        help='run the detector on every k-th frame only, interpolating the box '
-                        'in between (faster on CPU; default: 1)')
+                        help='run the detector on every k-th frame only, keeping each face\'s '
+                        'last box in between (faster on CPU; default: 1)')
     parser.add_argument('--margin', type=number(float, 0, strict=True), default=1.25,
                         help='face crop side = margin × the longer box side (default: 1.25)')
     parser.add_argument('--smooth', type=number(int, 0), default=5,
-                        help='moving-average window (frames) over the face box; 0 or 1 = off '
-                        '(default: 5)')
+                        help='average each face box over its last k frames (past frames only); '
+                        '0 or 1 = off (default: 5)')
     parser.add_argument('--align', action='store_true',
                         help='rotate face crops so the eyes are level (5-point alignment)')
     parser.add_argument('--no-face-crop', action='store_true',
@@ -57,16 +57,18 @@ def parse_args():
                         help='follow at most this many faces, the biggest and most persistent '
                         '(default: all)')
     parser.add_argument('--min-track-len', type=number(int, 1), default=10,
-                        help='drop face tracks spanning fewer frames (default: 10)')
+                        help='files: drop face tracks spanning fewer frames, unless no longer '
+                        'one is found (default: 10)')
     parser.add_argument('--max-gap', type=number(int, 1), default=25,
                         help='a face missed (e.g. occluded) for up to this many frames keeps '
                         'its track id (default: 25)')
     parser.add_argument('--source', help='the input, as the first positional argument')
     parser.add_argument('--live', action='store_true',
-                        help='run a video file through the online (live-source) path: JSON Lines '
-                        'only, boxes from past frames only')
-    parser.add_argument('--jsonl', help='live sources: write the JSON Lines here (- = stdout; '
-                        'default: <out-dir>/<name>.jsonl)')
+                        help='treat a video file as a live source: JSON Lines only, a label every '
+                        '--stride frames (default 10), no tail window')
+    parser.add_argument('--jsonl', help='write each window\'s result as JSON Lines here as it is '
+                        'computed (- = stdout; live sources default to <out-dir>/<name>.jsonl, '
+                        'files write none unless given)')
     parser.add_argument('--show', action='store_true',
                         help='live sources: show the frames with boxes and labels in a window '
                         '(where a display exists; q closes it)')
@@ -136,7 +138,8 @@ def main_live(args):
                            detect_every=args.detect_every, margin=args.margin,
                            align=args.align, crop_faces=not args.no_face_crop,
                            max_faces=args.max_faces, max_gap=args.max_gap,
-                           stride=args.stride, timeout=args.timeout, show=show)
+                           smooth=args.smooth, stride=args.stride, timeout=args.timeout,
+                           show=show)
     except (StreamError, ValueError) as err:
         raise SystemExit(first_line(err))
     if summary['end'] == 'broken pipe':  # the reader went away: end quietly
@@ -166,9 +169,8 @@ def main():
     live = args.live or source_kind(args.video) != 'file'
     if live:
         return main_live(args)
-    if args.jsonl or args.show:
-        raise SystemExit('--jsonl and --show are for live sources; add --live to run a file '
-                         'through the live path')
+    if args.show:
+        raise SystemExit('--show is for live sources; add --live to run a file as one')
     if osp.isdir(args.video):
         raise SystemExit(f'{args.video}: is a directory; the demo takes one video file')
     if not osp.isfile(args.video):
@@ -181,6 +183,8 @@ def main():
     from est_mm.video import VideoReadError
     try:  # before any work: never replace earlier results silently
         outputs = demo_outputs(args.video, args.out_dir, args.pred_out_file, args.vid_out_dir)
+        if args.jsonl and args.jsonl != '-':
+            outputs['jsonl'] = args.jsonl
         refuse_existing(outputs.values(), args.overwrite)
         for folder in dict.fromkeys(osp.dirname(osp.abspath(p)) for p in outputs.values()):
             check_writable_dir(folder)
@@ -201,21 +205,25 @@ def main():
                           pred_out_file=args.pred_out_file, vid_out_dir=args.vid_out_dir,
                           crop_faces=not args.no_face_crop, overwrite=args.overwrite,
                           max_faces=args.max_faces, min_track_len=args.min_track_len,
-                          max_gap=args.max_gap, progress=False if args.no_progress else None)
+                          max_gap=args.max_gap, progress=False if args.no_progress else None,
+                          jsonl=args.jsonl)
     except (NoFaceError, VideoReadError, ValueError, OutputExistsError) as err:
         raise SystemExit(first_line(err))
     speed = report['seconds_per_video_second'] or {}
+    out = sys.stderr if args.jsonl == '-' else sys.stdout  # stdout carries the JSON Lines then
     print(f"{args.video}: {report['label']} ({100 * max(report['scores'].values()):.1f} %), "
-          f"{len(report['windows'])} window(s) over {report['num_frames']} frames")
+          f"{len(report['windows'])} window(s) over {report['num_frames']} frames", file=out)
     if len(report['tracks']) > 1:
         for track in report['tracks']:
             print(f"  face #{track['id']} (frames {track['first_frame']}-{track['last_frame']}): "
-                  f"{track['label']} ({100 * max(track['scores'].values()):.1f} %)")
+                  f"{track['label']} ({100 * max(track['scores'].values()):.1f} %)", file=out)
     if speed:
         print('seconds of work per second of video: ' +
-              ', '.join(f'{k} {v:.2f}' for k, v in speed.items()))
+              ', '.join(f'{k} {v:.2f}' for k, v in speed.items()), file=out)
+    if args.jsonl:
+        report['outputs']['jsonl'] = args.jsonl
     for kind, path in report['outputs'].items():
-        print(f'{kind}: {path}')
+        print(f'{kind}: {path}', file=out)
 
 
 if __name__ == '__main__':

@@ -2,16 +2,15 @@
 video. ``tools/demo.py`` parses arguments and calls :func:`run_demo` (files) or
 :func:`est_mm.streaming.run_live` (cameras, URLs, stdin).
 
-A file's EST runs on the streaming engine, as a live source's does: one in-order pass over the
-frames crops each face's sampled frames and pushes them to :class:`~est_mm.streaming.TrackStreams`
-(``keep_tail``, the inferencer's window and stride), so memory is bounded by one window per face
-and the numbers equal :meth:`ESTInferencer.predict`'s on the same crops (≤ 1e-5). What differs
-from the live path is the tracking: a file's boxes come from the whole detection pass (linear
-interpolation towards the next detection, a centred moving average, the main face chosen by its
-summed box area, short tracks dropped), which needs frames a live source has not delivered yet; a
-live source holds each face's last detected box. Hence different crops and numbers. The ONNX
-backend runs whole clips, so it keeps :meth:`ESTInferencer.predict` over crops of the sampled
-frames."""
+A file goes through the same loop as a live source (:func:`~est_mm.streaming.run_live`): one
+in-order pass decodes each frame, detects faces every ``detect_every`` frames, follows them with
+the online tracker (past frames only), crops each face's sampled frames and pushes them to the
+streaming engine (``keep_tail``, the inferencer's window and stride). Memory is bounded by one
+window per face (plus a box per frame per face for the JSON and the annotated video, 60 bytes),
+and each face's numbers equal :meth:`ESTInferencer.predict`'s on the same crops (≤ 1e-5). What a
+file adds: its window and stride (half a window by default), a tail window so the timeline
+reaches the last frame, short tracks dropped, and the JSON, timeline PNG and annotated video
+written at the end."""
 import glob
 import json
 import os
@@ -19,15 +18,15 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from typing import IO, Dict, Optional
+from typing import IO, Dict, List, Optional
 
 import numpy as np
 
-from ..faces import crop_face, iter_face_crops, track_faces, track_main_face
-from ..faces.multi_face import PersonFaceTrack
+from ..faces import NoFaceError
+from ..faces.tracking import FaceTrack
 from ..utils.stage_timer import StageTimer
-from ..video import open_frames
-from .inference import ESTInferencer, VideoResult
+from ..video import VideoReadError, open_frames, open_stream
+from .inference import ESTInferencer
 from .visualize import frame_labels, plot_timeline, write_annotated_video
 
 
@@ -51,7 +50,7 @@ def _write_json(path: str, data: Dict) -> None:
 
 def demo_outputs(video: str, out_dir: str, pred_out_file: Optional[str] = None,
                  vid_out_dir: Optional[str] = None) -> Dict[str, str]:
-    """The files :func:`run_demo` writes: json, timeline (PNG) and, with ``vid_out_dir``, video."""
+    """The files :func:`run_demo` writes for ``video``: json, timeline (and video)."""
     stem = osp.splitext(osp.basename(video))[0]
     paths = dict(json=pred_out_file or osp.join(out_dir, f'{stem}.json'),
                  timeline=osp.join(out_dir, f'{stem}_timeline.png'))
@@ -60,57 +59,110 @@ def demo_outputs(video: str, out_dir: str, pred_out_file: Optional[str] = None,
     return paths
 
 
+class _TrackLog:
+    """What the file outputs need of one face track, collected frame by frame: its rows
+    (box, score, landmarks), detected flags and window records."""
+
+    def __init__(self, track: int, first: int):
+        self.id, self.first, self.last = track, first, first
+        self.rows: List[np.ndarray] = []
+        self.detected: List[bool] = []
+        self.records = []
+
+    def add(self, idx: int, row: np.ndarray, detected: bool) -> None:
+        for _ in range(self.last + 1, idx):  # frames the track was not in: hold the last row
+            self.rows.append(self.rows[-1])
+            self.detected.append(False)
+        self.rows.append(np.asarray(row, np.float32)[:15])
+        self.detected.append(bool(detected))
+        self.last = idx
+
+    def face(self, source: str, fps: Optional[float], frame_size, settings) -> FaceTrack:
+        rows = np.stack(self.rows)
+        detected = np.array(self.detected, bool)
+        return FaceTrack(boxes=rows[:, :4], detected=detected,
+                         scores=np.where(detected, rows[:, 4], 0).astype(np.float32),
+                         landmarks=rows[:, 5:15].reshape(-1, 5, 2), fps=fps, source=source,
+                         frame_size=frame_size, settings=settings)
+
+
 def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='retinaface',
              detect_every: int = 1, margin: float = 1.25, smooth: int = 5, align: bool = False,
              face_size: int = 224, pred_out_file: Optional[str] = None,
              vid_out_dir: Optional[str] = None, crop_faces: bool = True,
              overwrite: bool = False, max_faces: Optional[int] = None,
              min_track_len: int = 10, max_gap: int = 25, progress: Optional[bool] = None,
-             progress_file: Optional[IO[str]] = None) -> Dict:
+             progress_file: Optional[IO[str]] = None, jsonl=None) -> Dict:
     """Runs detection + EST on ``video`` and writes ``<stem>.json`` and ``<stem>_timeline.png``
     into ``out_dir`` (and ``<stem>.mp4`` into ``vid_out_dir``). Every face gets its own track
-    (``tracks`` in the JSON, ``<stem>_track<id>_timeline.png`` when there are several); with
-    one face the result is exactly the single-face path's. The top-level prediction is the
-    longest track's. The JSON also holds the timings: seconds of work per second of video.
-    Raises :class:`est_mm.utils.OutputExistsError` before any work if one of these files exists,
-    unless ``overwrite``; each is written under a temporary name, then renamed.
+    (``tracks`` in the JSON, ``<stem>_track<id>_timeline.png`` when there are several); tracks
+    spanning fewer than ``min_track_len`` frames are dropped unless none is longer. The
+    top-level prediction is the longest track's. The JSON also holds the timings: seconds of
+    work per second of video. ``jsonl``: also write each window's record as JSON Lines there
+    as it is computed (a path or ``'-'``). Raises :class:`est_mm.utils.OutputExistsError`
+    before any work if one of these files exists, unless ``overwrite``; each is written under a
+    temporary name, then renamed.
 
-    ``progress``: a tqdm bar on ``progress_file`` (default stderr) over the in-order crop + EST
-    pass (PyTorch backend): frames done / total, frames per second and the pass's seconds of
-    work per second of video; None (tqdm's convention) shows it only on a terminal."""
+    ``progress``: a tqdm bar on ``progress_file`` (default stderr) over the frames: frames done
+    / total, frames per second and the seconds of work per second of video; None (tqdm's
+    convention) shows it only on a terminal."""
+    from ..streaming import run_live
     from ..utils.files import refuse_existing
     outputs = demo_outputs(video, out_dir, pred_out_file, vid_out_dir)
     stem = osp.splitext(osp.basename(video))[0]
     track_pngs = osp.join(glob.escape(out_dir), f'{glob.escape(stem)}_track*_timeline.png')
     refuse_existing(list(outputs.values()) + glob.glob(track_pngs), overwrite)
-    frames = open_frames(video)
-    total, fps = frames.num_frames, frames.fps
-    times = frames.frame_times()
+    probe = open_frames(video)  # decord's checks: one line for what is not a video
+    total, fps, probe_times = probe.num_frames, probe.fps, probe.frame_times()
+    del probe
+    source = open_stream(video)
+    logs: Dict[int, _TrackLog] = {}
+    stamps: List[Optional[float]] = []
+
+    def on_frame(idx, stamp, rows, detected):
+        stamps.append(stamp)
+        for t, row in rows.items():
+            if t not in logs:
+                logs[t] = _TrackLog(t, idx)
+            logs[t].add(idx, row, t in detected)
+
+    def on_window(record):
+        logs[record.track].records.append(record)
+
     timer = StageTimer()
-    streaming = inferencer.backend == 'pytorch'
-    if not crop_faces:
-        people = [dict(id=1, first=0, last=total - 1, face=None)]
-        if not streaming:
-            with timer('est'):
-                result = inferencer.predict(lambda idx: list(frames.get(list(idx))), total,
-                                            fps, name=video)
-            people[0]['result'] = place_windows(result, 0, times)
-    elif streaming:
-        people = _tracks_only(frames, detector, detect_every, smooth, max_faces, min_track_len,
-                              max_gap, timer)
-    else:
-        people = _face_tracks(frames, times, inferencer, detector, detect_every, margin, smooth,
-                              align, face_size, max_faces, min_track_len, max_gap, timer)
-    if streaming:
-        with _progress_bar(total, fps, f'{stem}: crop + EST', progress, progress_file) as bar:
-            stream_people(frames, times, people, inferencer, face_size, margin, align, timer,
-                          bar)
+    settings = dict(detector=str(detector), detect_every=detect_every, margin=margin,
+                    smooth=smooth, align=align, face_size=face_size,
+                    window=inferencer.window, stride=inferencer.stride,
+                    backend=inferencer.backend, max_faces=max_faces,
+                    min_track_len=min_track_len, max_gap=max_gap)
+    with _progress_bar(total, fps, f'{stem}', progress, progress_file) as bar:
+        summary = run_live(source, inferencer, jsonl, detector=detector,
+                           detect_every=detect_every, margin=margin, align=align,
+                           face_size=face_size, crop_faces=crop_faces, max_faces=max_faces,
+                           max_gap=max_gap, smooth=smooth, window=inferencer.window,
+                           stride=inferencer.stride, keep_tail=True, status=bar, timer=timer,
+                           on_frame=on_frame, on_window=on_window)
+    if summary['end'] == 'interrupted':
+        raise KeyboardInterrupt
+    total = summary['frames']
+    if summary['end'] not in ('end of file', 'end of stream') and not total:
+        raise VideoReadError(f'{video}: {summary["end"]}')
+    times = (probe_times if probe_times is not None and len(probe_times) == total + 1
+             else _frame_times(stamps, source.fps))  # decord's: the last frame's own duration
+    people = _people(logs, min_track_len, video, total, source.fps, inferencer.classes, times)
+    if not people:
+        raise NoFaceError(f'{video}: no face was detected in any examined frame '
+                          f'({total} frames, every {detect_every}. examined)')
+    frame_size = (source.height, source.width)
+    for p in people:
+        p['face'] = (logs[p['id']].face(video, source.fps, frame_size, settings)
+                     if crop_faces else None)
     main = max(people, key=lambda p: (p['last'] - p['first'], -p['id']))
     result = main['result']
     duration = float(times[-1]) if times is not None else None
     timings = timer.seconds
     report = dict(
-        video=osp.abspath(video), num_frames=total, fps=fps, duration_s=duration,
+        video=osp.abspath(video), num_frames=total, fps=source.fps, duration_s=duration,
         label=result.label_name, scores=dict(zip(result.classes, result.scores)),
         windows=[w.__dict__ for w in result.windows], classes=result.classes,
         main_track=main['id'],
@@ -121,6 +173,8 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
                      windows=[w.__dict__ for w in p['result'].windows],
                      face=p['face'].to_dict() if p['face'] is not None else None)
                 for p in people],
+        end=summary['end'], corrupt_packets=summary['corrupt_packets'],
+        frames_embedded=summary['frames_embedded'],
         timings_s={k: round(v, 3) for k, v in timings.items()},
         seconds_per_video_second=({
             'detection': round((timings.get('detect', 0) + timings.get('decode', 0)) / duration,
@@ -128,11 +182,7 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
             'tracking': round(timings.get('track', 0) / duration, 3),
             'crop': round(timings.get('crop', 0) / duration, 3),
             'est': round(timings.get('est', 0) / duration, 3)} if duration else None),
-        settings=dict(detector=str(detector), detect_every=detect_every, margin=margin,
-                      smooth=smooth, align=align, face_size=face_size,
-                      window=inferencer.window, stride=inferencer.stride,
-                      backend=inferencer.backend, max_faces=max_faces,
-                      min_track_len=min_track_len, max_gap=max_gap))
+        settings=settings)
     _write_json(outputs['json'], report)
     report['outputs'] = dict(json=outputs['json'], timeline=plot_timeline(
         result, outputs['timeline'], inferencer.sampler, times=times))
@@ -144,147 +194,41 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
                 f'{p["last"]}): {p["result"].label_name}', times=times)
     if vid_out_dir:
         annotations = _annotations(people, total)
-        stream = (f for _, chunk in frames.chunks() for f in chunk)
+        frames = (f.image for f in open_stream(video))
         report['outputs']['video'] = write_annotated_video(
-            stream, outputs['video'], fps or 25.0, annotations=annotations)
+            frames, outputs['video'], source.fps or 25.0, annotations=annotations)
     return report
 
 
-def place_windows(result: VideoResult, offset: int, times: Optional[np.ndarray]) -> VideoResult:
-    """Moves a :class:`VideoResult` whose frames count from ``offset`` (a person's first frame)
-    onto the video's frame numbers, with window times from the video's frame times
-    ``[T + 1]`` (timestamps, so right for a variable frame rate; None: no times)."""
-    for w in result.windows:
-        w.start, w.end = w.start + offset, w.end + offset
-        w.frame_inds = [i + offset for i in w.frame_inds]
-        w.start_time, w.end_time = ((float(times[w.start]), float(times[w.end]))
-                                    if times is not None else (None, None))
-    return result
+def _frame_times(stamps: List[Optional[float]], fps: Optional[float]) -> Optional[np.ndarray]:
+    """The start of every frame and the end of the last (one frame at the stream's average
+    rate later), ``[T + 1]`` seconds, from the frames' timestamps (right for a variable frame
+    rate); None when a timestamp is unknown."""
+    if not stamps or any(t is None for t in stamps):
+        return None
+    times = np.asarray(stamps, np.float64)
+    step = 1 / fps if fps else times[-1] - times[-2] if len(times) > 1 else 0.0
+    return np.append(times, times[-1] + step)
 
 
-def _main_face(frames, times, inferencer, dets, margin, smooth, align, face_size, timer):
-    """The single-face path: the main face tracked over the whole video, crops of the sampled
-    frames only."""
-    total = frames.num_frames
-    with timer('track'):
-        track = track_main_face(dets, smooth, name=frames.path)  # NoFaceError if none
-    windows = inferencer.window_indices(total)
-    needed = np.unique(np.concatenate([ind for _, _, ind in windows]))
-    crops = next(iter_face_crops(frames, track, face_size, margin, align, needed, timer))[1]
-    by_frame = dict(zip(needed.tolist(), crops))
-    track.fps, track.frame_size = frames.fps, (frames.height, frames.width)
-    with timer('est'):
-        result = inferencer.predict(lambda idx: [by_frame[i] for i in idx], total, frames.fps,
-                                    name=frames.path)
-    return dict(id=1, first=0, last=total - 1, result=place_windows(result, 0, times),
-                face=track)
-
-
-def predict_person(frames, times, person: PersonFaceTrack, inferencer: ESTInferencer,
-                   size: int = 224, margin: float = 1.25, align: bool = False,
-                   timer: Optional[StageTimer] = None) -> VideoResult:
-    """EST over one person's span: crops only the sampled frames along the person's box, runs
-    the sliding windows and returns a :class:`VideoResult` on the video's frame numbers."""
-    timer = timer or StageTimer()
-    length = person.last - person.first + 1
-    needed = np.unique(np.concatenate([ind for _, _, ind in inferencer.window_indices(length)]))
-    face = person.face
-    with timer('crop'):
-        images = frames.get([person.first + int(i) for i in needed])
-        crops = {int(i): crop_face(img, face.boxes[i], size, margin, face.landmarks[i], align)
-                 for i, img in zip(needed, images)}
-    with timer('est'):
-        result = inferencer.predict(lambda idx: [crops[int(i)] for i in idx], length,
-                                    frames.fps, name=frames.path)
-    result.num_frames = frames.num_frames
-    return place_windows(result, person.first, times)
-
-
-def _face_tracks(frames, times, inferencer, detector, detect_every, margin, smooth, align,
-                 face_size, max_faces, min_track_len, max_gap, timer):
-    """[dict(id, first, last, result, face)] for every tracked face; a single face goes through
-    the main-face path (track over the whole video, crops of the sampled frames only)."""
-    persons, dets = track_faces(frames, detector, detect_every, max_faces, min_track_len,
-                                max_gap, smooth, timer=timer)
-    if len(persons) <= 1:
-        return [_main_face(frames, times, inferencer, dets, margin, smooth, align, face_size,
-                           timer)]
-    return [dict(id=person.track_id, first=person.first, last=person.last, face=person.face,
-                 result=predict_person(frames, times, person, inferencer, face_size, margin,
-                                       align, timer))
-            for person in persons]
-
-
-def _tracks_only(frames, detector, detect_every, smooth, max_faces, min_track_len, max_gap,
-                 timer):
-    """[dict(id, first, last, face)]: every tracked face; a single face is the main face
-    tracked over the whole video (as :func:`_main_face`)."""
-    persons, dets = track_faces(frames, detector, detect_every, max_faces, min_track_len,
-                                max_gap, smooth, timer=timer)
-    if len(persons) > 1:
-        return [dict(id=p.track_id, first=p.first, last=p.last, face=p.face) for p in persons]
-    with timer('track'):
-        track = track_main_face(dets, smooth, name=frames.path)  # NoFaceError if none
-    track.fps, track.frame_size = frames.fps, (frames.height, frames.width)
-    return [dict(id=1, first=0, last=frames.num_frames - 1, face=track)]
-
-
-def stream_people(frames, times, people, inferencer: ESTInferencer, size: int = 224,
-                  margin: float = 1.25, align: bool = False,
-                  timer: Optional[StageTimer] = None, bar=None) -> None:
-    """EST for every person of ``people`` (dicts with id, first, last and ``face``, a
-    :class:`FaceTrack` over frames first..last, or None: the frames are the crops) in one
-    in-order pass over ``frames``: the frames :meth:`ESTInferencer.window_indices` samples in
-    each person's span are cropped and pushed to the streaming engine (``keep_tail``, the
-    inferencer's window and stride), so each person's windows and probabilities are the
-    inferencer's on the same crops. Sets each person's ``result`` (a :class:`VideoResult` on the
-    video's frame numbers, window times from ``times``). ``bar``: a tqdm bar advanced per frame
-    (see :func:`_progress_bar`)."""
-    from ..streaming import TrackStreams, video_result
-    timer = timer or StageTimer()
-    streams = TrackStreams.from_inferencer(inferencer, window=inferencer.window,
-                                           stride=inferencer.stride, keep_tail=True)
-    needed = {p['id']: set((p['first'] + np.unique(np.concatenate(
-        [ind for _, _, ind in inferencer.window_indices(p['last'] - p['first'] + 1)]))).tolist())
-        for p in people}
-    records = {p['id']: [] for p in people}
-
-    def keep(found):
-        for r in found:
-            records[r.track].append(r)
-
-    chunks = frames.chunks()
-    while True:
-        with timer('crop_decode'):
-            item = next(chunks, None)
-        if item is None:
-            break
-        start, chunk = item
-        for idx, image in enumerate(chunk, start):
-            crops = {}
-            with timer('crop'):
-                for p in people:
-                    if p['first'] <= idx <= p['last']:
-                        crops[p['id']] = None
-                        if idx in needed[p['id']]:
-                            face, t = p['face'], idx - p['first']
-                            crops[p['id']] = image if face is None else crop_face(
-                                image, face.boxes[t], size, margin, face.landmarks[t], align)
-            if not crops:
-                continue
-            with timer('est'):
-                keep(streams.push(idx, float(times[idx]) if times is not None else None, crops))
-                for p in people:
-                    if p['last'] == idx:
-                        keep(streams.end(p['id']))
-        if bar is not None:
-            bar.advance(start + len(chunk), times)
-    with timer('est'):
-        keep(streams.finish())
-    for p in people:
-        p['result'] = place_windows(video_result(records[p['id']], frames.path,
-                                                 frames.num_frames, frames.fps,
-                                                 inferencer.classes), 0, times)
+def _people(logs: Dict[int, '_TrackLog'], min_track_len: int, video: str, total: int,
+            fps: Optional[float], classes, times: Optional[np.ndarray]) -> List[Dict]:
+    """[dict(id, first, last, result)] of the tracks with windows, those spanning fewer than
+    ``min_track_len`` frames dropped unless no other is left (then the longest is kept). With
+    the frame ``times`` ``[T + 1]``, a window ends where the next frame starts (a live record
+    can only guess that from the gap before its last frame)."""
+    from ..streaming import video_result
+    tracks = [log for log in logs.values() if log.records]
+    kept = [log for log in tracks if log.last - log.first + 1 >= min_track_len]
+    if not kept and tracks:
+        kept = [max(tracks, key=lambda log: (log.last - log.first, -log.id))]
+    people = [dict(id=log.id, first=log.first, last=log.last,
+                   result=video_result(log.records, video, total, fps, classes))
+              for log in sorted(kept, key=lambda log: log.id)]
+    for p in people if times is not None else []:
+        for w in p['result'].windows:
+            w.start_time, w.end_time = float(times[w.start]), float(times[w.end])
+    return people
 
 
 class _ProgressBar:
@@ -294,18 +238,21 @@ class _ProgressBar:
 
     def __init__(self, tqdm_bar, fps: Optional[float]):
         self.bar, self.fps, self.start, self.video_s = tqdm_bar, fps, time.perf_counter(), None
+        self.windows = 0
 
-    def advance(self, done: int, times: Optional[np.ndarray]) -> None:
-        """Marks frames [0, done) as processed (``times``: the video's frame times [T + 1])."""
-        self.video_s = (float(times[min(done, len(times) - 1)]) if times is not None
-                        else done / self.fps if self.fps else None)
+    def update(self, done: int, windows: int, final: bool = False) -> None:
+        """``done`` frames processed, ``windows`` window results emitted (``final``: the
+        last call)."""
+        self.video_s = done / self.fps if self.fps else None
+        self.windows = windows
         self._postfix()
         self.bar.update(done - self.bar.n)
 
     def _postfix(self) -> None:
         if self.video_s:
             self.bar.set_postfix_str(f'{(time.perf_counter() - self.start) / self.video_s:.2f} '
-                                     's of work per s of video', refresh=False)
+                                     f's of work per s of video, {self.windows} windows',
+                                     refresh=False)
 
     def __enter__(self):
         return self

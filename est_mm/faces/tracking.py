@@ -11,6 +11,7 @@
 Both trackers take ``update(frame_idx, detections[, descriptors])`` per examined frame, so a
 streaming reader can drive them frame by frame.
 """
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -291,21 +292,26 @@ def associate(detections: Detections, descriptors: Sequence[Optional[np.ndarray]
 
 
 class LiveFaceBoxes:
-    """A box for every live frame of every face, from past frames only (for live sources).
+    """A box for every live frame of every face, from past frames only (for live sources and
+    files alike).
 
     :class:`FaceTracker` links the detections of the examined frames; between detections, and
     through misses of up to ``max_gap`` frames, a track's box and landmarks are its last
     detection's (held, no look-ahead: unlike :func:`fill_track`, nothing is interpolated towards
-    a later detection or smoothed over future frames). Only each track's last detection is kept,
-    so memory grows with the number of live faces, not with time. ``max_faces`` caps the faces
-    followed at once (later faces are ignored while that many are live).
+    a later detection or smoothed over future frames). ``smooth`` > 1: the box and landmarks
+    given for a frame are the mean over the track's last ``smooth`` frames (a trailing moving
+    average). Only each track's last detection (and ``smooth`` rows) is kept, so memory grows
+    with the number of live faces, not with time. ``max_faces`` caps the faces followed at once
+    (later faces are ignored while that many are live).
     """
 
     def __init__(self, max_gap: int = 25, iou_threshold: float = 0.3,
-                 max_faces: Optional[int] = None):
+                 max_faces: Optional[int] = None, smooth: int = 0):
         self.tracker = FaceTracker(iou_threshold, max_gap)
         self.max_faces = max_faces
+        self.smooth = max(int(smooth), 1)
         self._ignored = set()
+        self._recent: Dict[int, deque] = {}
 
     def update(self, frame_idx: int, det: Optional[np.ndarray],
                descriptors: Optional[np.ndarray]) -> None:
@@ -324,9 +330,28 @@ class LiveFaceBoxes:
         stale = [tr.track_id for tr in self.tracker.drop_stale(frame_idx)]
         out = [t for t in stale if t not in self._ignored]
         self._ignored.difference_update(stale)
+        for t in stale:
+            self._recent.pop(t, None)
         return out
 
     def boxes(self) -> Dict[int, np.ndarray]:
-        """``{track id: detection row [15]}`` (box, score, 5 landmarks) of every live track."""
-        return {tr.track_id: tr.items[-1][1] for tr in self.tracker.tracks
+        """``{track id: row [15]}`` (box, score, 5 landmarks) of every live track in the current
+        frame: the last detection's row, or with ``smooth`` the trailing mean of box and
+        landmarks (the score is the last detection's). Call once per frame, in order."""
+        rows = {tr.track_id: tr.items[-1][1] for tr in self.tracker.tracks
                 if tr.track_id not in self._ignored}
+        if self.smooth <= 1:
+            return rows
+        out = {}
+        for t, row in rows.items():
+            recent = self._recent.setdefault(t, deque(maxlen=self.smooth))
+            recent.append(np.asarray(row, np.float32))
+            mean = np.mean(recent, axis=0).astype(np.float32)
+            mean[4] = row[4]
+            out[t] = mean
+        return out
+
+    def detected(self, frame_idx: int) -> set:
+        """Ids of the followed tracks that a detection of frame ``frame_idx`` continued."""
+        return {tr.track_id for tr in self.tracker.tracks
+                if tr.items[-1][0] == frame_idx and tr.track_id not in self._ignored}

@@ -1,4 +1,4 @@
-"""The online demo loop for live sources (camera, URL, stdin; a file with ``--live``): frames as
+"""The demo's one loop, for files and live sources (camera, URL, stdin) alike: frames as
 they arrive → detection every ``detect_every`` frames → :class:`~est_mm.faces.LiveFaceBoxes`
 (past frames only) → crops of the frames a window samples → :class:`TrackStreams` → JSON Lines,
 one record per track per window, flushed as it goes."""
@@ -6,12 +6,13 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import IO, Dict, Optional
+from typing import IO, Callable, Dict, Optional
 from urllib.parse import urlparse
 
 import numpy as np
 
 from ..video.sources import FrameStream, open_stream, source_kind
+from .engine import WindowRecord
 from .jsonl import JsonLinesWriter
 from .tracks import TrackStreams
 
@@ -75,22 +76,27 @@ class _Status:
 def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every: int = 1,
              margin: float = 1.25, align: bool = False, face_size: int = 224,
              crop_faces: bool = True, max_faces: Optional[int] = None, max_gap: int = 25,
-             window: Optional[int] = None, stride: Optional[int] = None,
+             smooth: int = 5, window: Optional[int] = None, stride: Optional[int] = None,
              keep_tail: bool = False, timeout: Optional[float] = 10.0,
-             status: Optional[IO[str]] = sys.stderr, show: bool = False,
-             timer=None) -> Dict:
+             status=sys.stderr, show: bool = False, timer=None,
+             on_frame: Optional[Callable] = None,
+             on_window: Optional[Callable[[WindowRecord], None]] = None) -> Dict:
     """Runs EST on ``source`` (anything :func:`~est_mm.video.open_stream` opens, or an opened
-    :class:`~est_mm.video.FrameStream`) frame by frame
-    and writes one JSON Lines record per track per window to ``jsonl`` (a path, ``'-'`` for
-    stdout, or an open stream) as soon as the window's last frame is in.
+    :class:`~est_mm.video.FrameStream`) frame by frame: the one loop of the demo, for files,
+    cameras, URLs and stdin alike. Each window's record goes to ``jsonl`` (a path, ``'-'`` for
+    stdout, an open stream, or None) and ``on_window`` as soon as the window's last frame is in.
 
-    Tracks are :class:`~est_mm.faces.LiveFaceBoxes`' (ids 1, 2, …); a track lost for more than
-    ``max_gap`` frames ends (with ``keep_tail`` it then gets its tail window). With
-    ``crop_faces=False`` the frames are the face crops (one track, id 1). Window and stride
-    default to the inferencer's window and one snippet step (10 frames). ``status``: where the
-    status line goes (None: nowhere). ``show``: a window with boxes and labels (the caller
-    checks :func:`display_available`). ``timer``: a :class:`~est_mm.utils.StageTimer` that
-    accumulates the seconds of decode, detect, track, crop and est.
+    Tracks are :class:`~est_mm.faces.LiveFaceBoxes`' (ids 1, 2, …; boxes from past frames only,
+    ``smooth`` > 1: a trailing moving average); a track lost for more than ``max_gap`` frames
+    ends (with ``keep_tail`` it then gets its tail window). With ``crop_faces=False`` the frames
+    are the face crops (one track, id 1). Window and stride default to the inferencer's window
+    and one snippet step (10 frames). ``status``: where the status line goes (None: nowhere), or
+    an object with ``update(frames, windows, final=False)`` (the file demo's progress bar).
+    ``show``: a window with boxes and labels (the caller checks :func:`display_available`).
+    ``timer``: a :class:`~est_mm.utils.StageTimer` that accumulates the seconds of decode,
+    detect, track, crop and est. ``on_frame(idx, timestamp, rows, detected)``: called for every
+    frame with ``{track: row [15]}`` (the box, score and landmarks used for the crop) and the set
+    of tracks a detection continued in that frame.
 
     Returns a summary: name, frames, windows, tracks seen, frames embedded, window (frames),
     short_tracks (track id -> frame count of the ended tracks that got no window), seconds, end (why
@@ -107,16 +113,22 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     window = window or inferencer.window
     streams = TrackStreams.from_inferencer(inferencer, window=window,
                                            stride=stride, keep_tail=keep_tail)
-    faces = LiveFaceBoxes(max_gap, max_faces=max_faces) if crop_faces else None
+    faces = LiveFaceBoxes(max_gap, max_faces=max_faces, smooth=smooth) if crop_faces else None
     det_model = build_face_detector(detector) if crop_faces else None
     frames = source if isinstance(source, FrameStream) else open_stream(source, timeout=timeout)
-    bar = _Status(frames.name, status)
-    seen, labels, count, end = set(), {}, 0, None
-    writer = JsonLinesWriter(jsonl)
+    bar = status if hasattr(status, 'update') else _Status(frames.name, status)
+    seen, labels, count, windows, end = set(), {}, 0, 0, None
+    writer = JsonLinesWriter(jsonl) if jsonl is not None else None
+    detected = set()
 
     def emit(records):
+        nonlocal windows
         for r in records:
-            writer.write(r)
+            if writer is not None:
+                writer.write(r)
+            if on_window is not None:
+                on_window(r)
+            windows += 1
             labels[r.track] = f'#{r.track} {r.label_name} {100 * max(r.scores):.0f}%'
 
     start = time.monotonic()
@@ -135,21 +147,28 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
                         det = det_model.detect(image[None])[0]
                     with timer('track'):
                         faces.update(idx, det, describe_faces(image, det))
+                        detected = faces.detected(idx)
+                else:
+                    detected = set()
                 with timer('est'):
                     for track in faces.ended(idx):
                         emit(streams.end(track))
-                rows = faces.boxes()
+                with timer('track'):
+                    rows = faces.boxes()
                 with timer('crop'):
                     crops = {t: crop_face(image, row[:4], face_size, margin,
                                           row[5:15].reshape(5, 2), align)
                              if streams.needs(t, idx) else None for t, row in rows.items()}
             else:
-                rows = {1: np.array([0, 0, image.shape[1], image.shape[0]], np.float32)}
+                rows = {1: np.array([0, 0, image.shape[1], image.shape[0]] + [0] * 11,
+                                    np.float32)}
                 crops = {1: image if streams.needs(1, idx) else None}
             seen.update(crops)
+            if on_frame is not None:
+                on_frame(idx, stamp, rows, detected)
             with timer('est'):
                 emit(streams.push(idx, stamp, crops))
-            bar.update(count, writer.count)
+            bar.update(count, windows)
             if show and _show(image, rows, labels, frames.name):
                 end = 'closed'
                 break
@@ -163,13 +182,13 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
         end = 'broken pipe'
     finally:
         frames.close()
-        if end != 'broken pipe':
+        if writer is not None and end != 'broken pipe':
             writer.close()
-        bar.update(count, writer.count, final=True)
+        bar.update(count, windows, final=True)
         if show:
             import cv2
             cv2.destroyAllWindows()
-    return dict(name=frames.name, frames=count, windows=writer.count, tracks=sorted(seen),
+    return dict(name=frames.name, frames=count, windows=windows, tracks=sorted(seen),
                 frames_embedded=streams.frames_embedded, window=window,
                 short_tracks=dict(streams.short),
                 seconds=round(time.monotonic() - start, 3), end=end,
