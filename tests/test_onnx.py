@@ -413,7 +413,8 @@ def test_missing_or_mismatched_part_graphs_are_one_line(onnx_model, tmp_path):
             ESTInferencer(None, main, backend='onnxruntime').onnx.parts()
         message = str(err.value)
         assert '\n' not in message, message
-        assert message.startswith(f'{tmp_path}/m.snippet.onnx: its {what} differ from {main}')
+        assert message.startswith(f'{tmp_path}/m.snippet.onnx: does not match {main} ({what} '
+                                  'differ); re-export with python tools/deployment/export_onnx.py')
     (tmp_path / 'm.snippet.onnx').unlink()
     _link(part_path(onnx_model.path, 'head'), tmp_path / 'm.snippet.onnx')  # the wrong part
     with pytest.raises(ValueError, match=r"m.snippet.onnx: not the snippet part graph .*'head'"):

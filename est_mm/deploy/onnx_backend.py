@@ -306,8 +306,8 @@ class ONNXParts:
                     part_meta.get('checkpoint_sha256') != meta['checkpoint_sha256']:
                 differ.append('checkpoint')
             if differ:
-                raise ValueError(f'{path}: its {", ".join(differ)} differ from {name}\'s; '
-                                 f're-export with ' + EXPORT_COMMAND.format(name))
+                raise ValueError(f'{path}: does not match {name} ({", ".join(differ)} '
+                                 f'differ); re-export with ' + EXPORT_COMMAND.format(name))
             setattr(self, part, ONNXPart(path, part, session, part_meta))
         self.classes: List[str] = [str(c) for c in spec['classes']]
         self.frame_size: Tuple[int, int] = tuple(int(v) for v in spec['frame_size'])
