@@ -94,7 +94,7 @@ def parse_args():
 def main_live(args):
     """A camera, URL, stdin, or a file with --live: the online loop, JSON Lines out."""
     import os
-    from est_mm.apis.demo import check_writable_dir
+    from est_mm.utils.files import check_writable_dir
     from est_mm.apis.inference import ESTInferencer
     from est_mm.streaming import display_available, live_name, run_live
     from est_mm.utils import OutputExistsError, refuse_existing
@@ -175,7 +175,8 @@ def main():
         raise SystemExit(f'{args.video}: is a directory; the demo takes one video file')
     if not osp.isfile(args.video):
         raise SystemExit(f'{args.video}: no such file')
-    from est_mm.apis.demo import check_writable_dir, demo_outputs, run_demo
+    from est_mm.apis.demo import demo_outputs, run_demo
+    from est_mm.utils.files import check_writable_dir
     from est_mm.apis.inference import ESTInferencer
     from est_mm.faces import NoFaceError
     from est_mm.utils import OutputExistsError, refuse_existing

@@ -43,7 +43,7 @@ def parse_args():
 def main():
     args = parse_args()
     from est_mm.apis.batch import run_batch
-    from est_mm.apis.demo import check_writable_dir
+    from est_mm.utils.files import check_writable_dir
     from est_mm.apis.inference import ESTInferencer
     from est_mm.datasets.face_extraction import find_videos
     from est_mm.utils.errors import first_line

@@ -16,7 +16,6 @@ import json
 import os
 import os.path as osp
 import sys
-import tempfile
 import time
 from typing import IO, Dict, List, Optional
 
@@ -28,17 +27,6 @@ from ..utils.stage_timer import StageTimer
 from ..video import VideoReadError, open_frames, open_stream
 from .inference import ESTInferencer
 from .visualize import frame_labels, plot_timeline, write_annotated_video
-
-
-def check_writable_dir(path: str) -> None:
-    """Creates folder ``path`` if needed and checks a file can be written in it; raises
-    OSError with one line naming the folder otherwise (call it before any work)."""
-    try:
-        os.makedirs(path or '.', exist_ok=True)
-        with tempfile.TemporaryFile(dir=path or '.'):
-            pass
-    except OSError as err:
-        raise OSError(f'{path}: cannot write to this folder ({err.strerror or err})') from None
 
 
 def _write_json(path: str, data: Dict) -> None:
