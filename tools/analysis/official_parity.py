@@ -61,9 +61,10 @@ def no_dropout(model, torch):
 
 def main():
     args = parse_args()
+    from tools.argtypes import load_tool_config
+    cfg = load_tool_config(args)  # one line for a config that cannot be read
     import torch
     import torch.nn.functional as F
-    from mmengine.config import Config
 
     import est_mm  # noqa: F401
     from est_mm.engine.official_est import (convert_official_checkpoint, est_mm_key,
@@ -77,7 +78,6 @@ def main():
     official = resnet18_EST(clips=7, img_num_per_clip=5, d_model=512, nhead=4, encoder_nums=3,
                             decoder_nums=3, use_norm=True, per_classes=10)
     randomise(official, torch)
-    cfg = Config.fromfile(args.config)
     with tempfile.TemporaryDirectory() as tmp:
         path = osp.join(tmp, 'official.pth')
         torch.save({'epoch': 1, 'prec1': 0.0,

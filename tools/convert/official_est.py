@@ -33,10 +33,12 @@ def parse_args():
 def main():
     args = parse_args()
     from est_mm.engine.official_est import CONVERT_ERRORS, convert_official_file
+    from est_mm.utils.config import ConfigError, load_config
     try:
+        load_config(args.config)  # one line for a --config that is not a model config
         print(convert_official_file(args.src, args.dst, args.config, args.trained_on,
                                     args.overwrite))
-    except CONVERT_ERRORS as err:
+    except (*CONVERT_ERRORS, ConfigError) as err:
         raise SystemExit(str(err))
 
 
