@@ -205,6 +205,16 @@ def test_onnxruntime_backend_gives_the_same_labels(checkpoint, tmp_path):
     assert [w['label_name'] for w in a['windows']] == [w['label_name'] for w in b['windows']]
     np.testing.assert_allclose(list(a['scores'].values()), list(b['scores'].values()),
                                atol=1e-4)
+    lines = {}  # the same file as a live source: the export's part graphs on the live path
+    for backend, model in (('pytorch', checkpoint), ('onnxruntime', onnx_path)):
+        rc, out, err = demo(video, CONFIG, model, '--backend', backend, '--live', '--jsonl', '-',
+                            '--detect-every', '3')
+        assert rc == 0, err[-3000:]
+        lines[backend] = [json.loads(line) for line in out.splitlines()]
+    assert len(lines['pytorch']) == len(lines['onnxruntime']) == (160 - 105) // 10 + 1
+    for x, y in zip(lines['pytorch'], lines['onnxruntime']):
+        assert (x['track'], x['start'], x['end']) == (y['track'], y['start'], y['end'])
+        np.testing.assert_allclose(x['scores'], y['scores'], atol=1e-4)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without a CUDA GPU')

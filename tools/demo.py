@@ -100,9 +100,6 @@ def main_live(args):
     from est_mm.utils import OutputExistsError, refuse_existing
     from est_mm.utils.errors import first_line
     from est_mm.video import StreamError, open_stream
-    if args.backend != 'pytorch':
-        raise SystemExit('live sources need --backend pytorch (the ONNX export runs whole '
-                         'clips, not one frame at a time)')
     if args.vid_out_dir or args.pred_out_file:
         raise SystemExit('--vid-out-dir and --pred-out-file are for video files; live sources '
                          'write JSON Lines (--jsonl)')
@@ -127,8 +124,9 @@ def main_live(args):
     except StreamError as err:
         raise SystemExit(first_line(err))
     try:
-        inferencer = ESTInferencer(args.config, args.checkpoint, device=args.device,
-                                   window=args.window, backend=args.backend)
+        inferencer = ESTInferencer(None if args.backend == 'onnxruntime' else args.config,
+                                   args.checkpoint, device=args.device, window=args.window,
+                                   backend=args.backend)
     except (ValueError, OSError, RuntimeError) as err:
         raise SystemExit(first_line(err))
     except Exception as err:  # noqa: BLE001 - unexpected: one line with the error's type

@@ -169,7 +169,9 @@ def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='reti
                                3),
             'tracking': round(timings.get('track', 0) / duration, 3),
             'crop': round(timings.get('crop', 0) / duration, 3),
-            'est': round(timings.get('est', 0) / duration, 3)} if duration else None),
+            'est': round(timings.get('est', 0) / duration, 3),
+            **{f'est_{k}': round(timings.get(k, 0) / duration, 3)
+               for k in ('backbone', 'aa_sfe', 'transformer')}} if duration else None),
         settings=settings)
     _write_json(outputs['json'], report)
     report['outputs'] = dict(json=outputs['json'], timeline=plot_timeline(

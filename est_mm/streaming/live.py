@@ -94,7 +94,7 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     an object with ``update(frames, windows, final=False)`` (the file demo's progress bar).
     ``show``: a window with boxes and labels (the caller checks :func:`display_available`).
     ``timer``: a :class:`~est_mm.utils.StageTimer` that accumulates the seconds of decode,
-    detect, track, crop and est. ``on_frame(idx, timestamp, rows, detected)``: called for every
+    detect, track, crop and est (and, within est, backbone, aa_sfe and transformer). ``on_frame(idx, timestamp, rows, detected)``: called for every
     frame with ``{track: row [15]}`` (the box, score and landmarks used for the crop) and the set
     of tracks a detection continued in that frame.
 
@@ -111,8 +111,8 @@ def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every:
     from ..utils.stage_timer import StageTimer
     timer = timer or StageTimer()
     window = window or inferencer.window
-    streams = TrackStreams.from_inferencer(inferencer, window=window,
-                                           stride=stride, keep_tail=keep_tail)
+    streams = TrackStreams.from_inferencer(inferencer, window=window, stride=stride,
+                                           keep_tail=keep_tail, timer=timer)
     faces = LiveFaceBoxes(max_gap, max_faces=max_faces, smooth=smooth) if crop_faces else None
     det_model = build_face_detector(detector) if crop_faces else None
     frames = source if isinstance(source, FrameStream) else open_stream(source, timeout=timeout)

@@ -7,6 +7,29 @@ import numpy as np
 from .engine import StreamingEST, WindowRecord, inferencer_parts
 
 
+class TimedParts:
+    """``parts`` (:class:`~est_mm.streaming.engine.TorchParts` or ``ONNXParts``) with the
+    seconds of each call added to ``timer``: backbone, aa_sfe, transformer."""
+
+    def __init__(self, parts, timer):
+        self.parts, self.timer = parts, timer
+
+    def __getattr__(self, name):
+        return getattr(self.parts, name)
+
+    def frames(self, crops):
+        with self.timer('backbone'):
+            return self.parts.frames(crops)
+
+    def snippets(self, feats):
+        with self.timer('aa_sfe'):
+            return self.parts.snippets(feats)
+
+    def window(self, R):
+        with self.timer('transformer'):
+            return self.parts.window(R)
+
+
 class TrackStreams:
     """Per-track engines made by ``make_engine(track_id)``; feed every decoded frame with the
     crops of the tracks present in it.
@@ -30,11 +53,16 @@ class TrackStreams:
 
     @classmethod
     def from_inferencer(cls, inferencer, window: Optional[int] = None,
-                        stride: Optional[int] = None, keep_tail: bool = False) -> 'TrackStreams':
+                        stride: Optional[int] = None, keep_tail: bool = False,
+                        timer=None) -> 'TrackStreams':
         """Engines with ``inferencer``'s backend, sampling and classes
         (:meth:`StreamingEST.from_inferencer`), sharing one parts object; ValueError (one line)
-        here, before any frame, when the ONNX part graphs are missing or do not match."""
+        here, before any frame, when the ONNX part graphs are missing or do not match.
+        ``timer``: a :class:`~est_mm.utils.StageTimer` that gets the seconds of the three parts
+        (``backbone`` with its preprocessing, ``aa_sfe``, ``transformer`` with the classifier)."""
         parts = inferencer_parts(inferencer)
+        if timer is not None:
+            parts = TimedParts(parts, timer)
         return cls(lambda track: StreamingEST.from_inferencer(
             inferencer, track=track, window=window, stride=stride, keep_tail=keep_tail,
             parts=parts))
