@@ -90,6 +90,14 @@ def cpu_distributed_setup(cfg, launcher: str) -> None:
     os.environ.setdefault('LOCAL_RANK', '0')
 
 
+def quiet_pyav() -> None:
+    """PyAV 15: no FFmpeg log callback (level None, which also keeps FFmpeg's lines off stderr).
+    With a level set, PyAV's callback takes the GIL from FFmpeg's decoder threads, so closing a
+    frame-threaded decoder before the end of a video deadlocks (PyAV #909; seen here in a test)."""
+    import av
+    av.logging.set_level(None)
+
+
 def apply() -> None:
     """Apply every workaround once (idempotent)."""
     global _APPLIED

@@ -305,3 +305,14 @@ def test_server_that_never_answers_gives_one_line():
         with pytest.raises(StreamStalledError) as err:
             open_stream(url, timeout=1)
     assert one_line(err) == f'{url}: no answer within 1 s (cannot open)'
+
+
+def test_readers_turn_pyav_log_callback_off(video):
+    """PyAV's log callback takes the GIL in FFmpeg's decoder threads; with it on, a reader closed
+    before the end deadlocked once in this suite (PyAV #909). Both readers turn it off, also after
+    something else (e.g. torchvision.io) has set a level."""
+    import av
+    for read in (lambda: open_stream(video).close(), lambda: VideoFrames(video).get([0])):
+        av.logging.set_level(av.logging.ERROR)
+        read()
+        assert av.logging.get_level() is None

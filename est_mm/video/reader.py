@@ -69,7 +69,8 @@ class VideoFrames:
         if osp.getsize(self.path) == 0:
             raise VideoReadError(f'{self.path}: empty file (0 bytes)')
         import av
-        av.logging.set_level(av.logging.PANIC)
+        from ..compat import quiet_pyav
+        quiet_pyav()
         try:  # PyAV first: decord logs its own line on stderr for a file that is not a video
             av.open(self.path).close()
         except Exception:  # noqa: BLE001 - PyAV's FFmpegError family and OSError

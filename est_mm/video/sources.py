@@ -213,7 +213,8 @@ class FrameStream:
 
     def _open_av(self, options, format, threads) -> None:
         import av
-        av.logging.set_level(av.logging.PANIC)
+        from ..compat import quiet_pyav
+        quiet_pyav()
         kwargs = dict(options=dict(options or {}), format=format)
         if self.kind == 'file':
             if osp.isdir(self.name):
