@@ -25,6 +25,9 @@ def snippet_spans(window, geometry=None):
     return [(window.start + int(a), window.start + int(b)) for a, b in spans]
 
 
+MAX_HEAT_COLUMNS, MAX_HEAT_ROWS = 1200, 150
+
+
 def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional[str] = None,
                   times: Optional[np.ndarray] = None):
     """Writes a PNG: top, each class's probability per window over time (overall label in the
@@ -51,8 +54,11 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
     for k, name in enumerate(result.classes):
         ax.plot(centres, scores[:, k], '-o' if len(centres) < 40 else '-', ms=4, lw=1.8,
                 color=colours[k], label=name)
-    for w in result.windows:
-        ax.axvspan(times[w.start], times[w.end], color=colours[w.label], alpha=0.04, lw=0)
+    for k in range(len(result.classes)):  # each window shaded by its label, one artist a class
+        spans = [(times[w.start], times[w.end] - times[w.start]) for w in result.windows
+                 if w.label == k]
+        if spans:
+            ax.broken_barh(spans, (0, 1), color=colours[k], alpha=0.04, lw=0)
     ax.set_ylim(0, 1)
     ax.set_ylabel('probability')
     ax.legend(ncol=min(len(result.classes), 6), fontsize=8, loc='upper right', framealpha=0.8)
@@ -60,11 +66,21 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
     ax.set_title(title or f'{osp.basename(result.source)}: {result.label_name} '
                  f'({100 * max(result.scores):.0f} %) — {len(result.windows)} window(s)')
     # snippet attention: one row per window, each snippet's weight over the frames it covers
-    heat = np.full((len(result.windows), total), np.nan)
+    # at most MAX_HEAT_COLUMNS x MAX_HEAT_ROWS cells (about the axes' pixels), each the largest
+    # weight in it: windows x frames cells grew with the square of a video's length (10 minutes:
+    # +700 MB peak memory)
+    edges = np.unique(np.linspace(0, total, min(total, MAX_HEAT_COLUMNS) + 1).astype(int))
+    num = len(result.windows)
+    row_edges = np.unique(np.linspace(0, num, min(num, MAX_HEAT_ROWS) + 1).astype(int))
+    group = np.searchsorted(row_edges, np.arange(num), side='right') - 1
+    heat = np.full((len(row_edges) - 1, len(edges) - 1), np.nan)
+    row = np.empty(total)
     for r, w in enumerate(result.windows):
+        row.fill(np.nan)
         for (a, b), att in zip(snippet_spans(w, geometry), w.snippet_attention):
-            heat[r, a:b] = np.fmax(heat[r, a:b], att)
-    im = ax2.pcolormesh(times[:total + 1], np.arange(len(result.windows) + 1),
+            row[a:b] = np.fmax(row[a:b], att)
+        heat[group[r]] = np.fmax(heat[group[r]], np.fmax.reduceat(row, edges[:-1]))
+    im = ax2.pcolormesh(times[edges], row_edges,
                         np.ma.masked_invalid(heat), cmap='magma', vmin=0,
                         vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
     ax2.set_ylim(len(result.windows), 0)
