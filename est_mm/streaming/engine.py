@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..apis.inference import WindowResult
 from ..snippet_geometry import SnippetGeometry
 
 #: frames (HxWx3 uint8 RGB) -> normalised backbone input [B, 3, H, W]
@@ -20,26 +21,17 @@ Preprocess = Callable[[List[np.ndarray]], torch.Tensor]
 
 
 @dataclass
-class WindowRecord:
-    """One window of one track: frames ``[start, end)`` (``end`` exclusive, as
-    :class:`~est_mm.apis.inference.WindowResult`), its ``n·J`` sampled frames and the outputs.
-    ``start_time``: the first frame's timestamp; ``end_time``: the last frame's timestamp plus its
-    gap to the frame before (``end / fps`` at a constant rate); None where a timestamp is
-    unknown."""
-    track: int
-    start: int
-    end: int
-    frame_inds: List[int]
-    scores: List[float]
-    label: int
-    label_name: str
-    frame_weights: List[List[float]]  # [n][J], AA-SFE weights, rows sum to 1
-    snippet_attention: List[float]  # [n], sums to 1
-    start_time: Optional[float] = None
-    end_time: Optional[float] = None
+class WindowRecord(WindowResult):
+    """One window of one ``track``: :class:`~est_mm.apis.inference.WindowResult`'s fields (frames
+    ``[start, end)``, the ``n·J`` sampled frames, the outputs). ``end_time`` is the last frame's
+    timestamp plus its gap to the frame before (``end / fps`` at a constant rate), as a live
+    source cannot know the next frame's; None where a timestamp is unknown."""
+    track: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON Lines record: ``track`` first, then the window's fields."""
+        data = asdict(self)
+        return dict(track=data.pop('track'), **data)
 
 
 def inferencer_preprocess(inferencer) -> Preprocess:
