@@ -1,12 +1,13 @@
-"""Following faces through per-frame detections, online (each step sees past frames only):
+"""Following faces through per-frame detections:
 
 - :class:`IoULinker`: greedy box-IoU linking, behind :func:`track_main_face` (the main face of a
-  video: the linked track with the largest summed box area);
+  video: the linked track with the largest summed box area; dataset face extraction);
 - :class:`FaceTracker`: one track per person (box IoU plus a colour-histogram appearance cue,
-  optimal assignment per frame, kept through short misses and occlusions), behind the demo's
-  multi-face path;
+  optimal assignment per frame, kept through short misses and occlusions), behind
+  :class:`LiveFaceBoxes` (the demo, files and live sources alike: a box for every frame from
+  past frames only) and the batch :func:`~est_mm.faces.multi_face.track_faces`;
 - :func:`fill_track`: one track's detections → a per-frame :class:`FaceTrack` (interpolated over
-  frames without a detection, smoothed over time).
+  frames without a detection, smoothed over time; needs the whole video).
 
 Both trackers take ``update(frame_idx, detections[, descriptors])`` per examined frame, so a
 streaming reader can drive them frame by frame.
