@@ -224,7 +224,11 @@ def test_missing_gpu_is_not_blamed_on_the_checkpoint(checkpoint, tmp_path):
                         str(tmp_path))
     assert rc == 1 and 'Traceback' not in err
     message = err.strip().splitlines()[-1]
-    assert message.startswith("device 'cuda': this machine has no usable CUDA GPU")
+    assert message == 'device cuda: this machine has no cuda device (devices here: cpu)'
+    rc, out, err = demo(video, CONFIG, checkpoint, '--device', 'mps', '--out-dir',
+                        str(tmp_path))  # a device type this PyTorch build has no support for
+    assert rc == 1 and err.strip().splitlines()[-1] == \
+        'device mps: this machine has no mps device (devices here: cpu)'
     assert checkpoint not in message
 
 

@@ -124,8 +124,8 @@ def test_inferencer_refuses_a_7_class_checkpoint_with_a_6_class_config(toy_check
 def test_inferencer_names_the_device_not_the_checkpoint(toy_checkpoint):
     with pytest.raises(ValueError) as err:
         ESTInferencer(osp.join(ROOT, TOY), toy_checkpoint, device='cuda')
-    assert str(err.value).startswith("device 'cuda': this machine has no usable CUDA GPU")
-    with pytest.raises(ValueError, match="device 'gpu7': not a device name"):
+    assert str(err.value) == 'device cuda: this machine has no cuda device (devices here: cpu)'
+    with pytest.raises(ValueError, match='device gpu7: not a device name'):
         ESTInferencer(osp.join(ROOT, TOY), toy_checkpoint, device='gpu7')
     with pytest.raises(ValueError, match='stride must be an integer >= 1, got -5'):
         ESTInferencer(osp.join(ROOT, TOY), toy_checkpoint, device='cpu', stride=-5)

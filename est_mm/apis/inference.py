@@ -56,22 +56,10 @@ class VideoResult:
 
 
 def _device(device: Optional[str]) -> torch.device:
-    """``device`` as a torch.device; ValueError (one line naming it) if this machine lacks it."""
-    if device is None:
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f'device {device!r}: not a device name ({first_line(err)}); use e.g. '
-                         "'cpu', 'cuda' or 'cuda:1'") from None
-    if dev.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError(f'device {device!r}: this machine has no usable CUDA GPU '
-                             '(torch.cuda.is_available() is False); use device cpu')
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f'device {device!r}: this machine has '
-                             f'{torch.cuda.device_count()} CUDA device(s)')
-    return dev
+    """``device`` as a torch.device; ValueError (one line naming it and the devices this machine
+    has) if this machine lacks it."""
+    from ..utils.devices import resolve_device
+    return resolve_device(device, option='device')
 
 
 def _time(frame: int, fps: Optional[float], times) -> Optional[float]:
