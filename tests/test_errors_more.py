@@ -65,6 +65,9 @@ def cfg_options(*entries):
     ('model.backbone.depth.x=1', 'model.backbone.depth is 18 in configs/est_r18_toy.py, not a '
      'group of settings'),
     ('model.backbone=resnet18', 'model.backbone is a group of settings'),
+    ('model.backbone.type=ResNett', "no 'ResNett' among the registered model types; did you "
+     'mean ResNet?'),
+    ('test_dataloader.dataset.pipeline.3.type=Resise', 'did you mean Resize?'),
 ])
 def test_cfg_options_that_cannot_work_are_one_line(entry, expected):
     with pytest.raises(ConfigError) as err:
@@ -111,6 +114,10 @@ def test_value_refused_when_built_is_blamed_on_its_option():
         'test_dataloader.batch_size=0'
     assert option_in_error(opts, ValueError('something else broke')) is None
     assert option_in_error(None, ValueError('fold')) is None
+    typed = cfg_options('model.backbone.type=ResNet')  # "type" alone: only with its value
+    assert option_in_error(typed, TypeError('unsupported operand type(s)')) is None
+    assert option_in_error(typed, ValueError('ResNet: depth 7 is not one of 18, 34, 50')) == \
+        'model.backbone.type=ResNet'
 
 
 @pytest.mark.parametrize('entry', ['justakey', '=3', 'a..b=1', 'a=[1,2'])

@@ -84,7 +84,8 @@ def option_in_error(options: Optional[Mapping], err: BaseException) -> Optional[
     text = first_line(err)
     for key, value in (options or {}).items():
         leaf = key.rsplit('.', 1)[-1]
-        if not leaf.isdigit() and _names(text, leaf):
+        word = str(value) if leaf == 'type' else leaf  # "type" alone is in too many messages
+        if not leaf.isdigit() and _names(text, word):
             return f'{key}={_show(value)}'
     return None
 
@@ -131,6 +132,8 @@ def _check_option(cfg, key: str, value, name: str) -> Optional[str]:
         if part not in node:
             return _new_key(parts, i, node, option, value, name)
         node = node[part]
+    if parts[-1] == 'type' and isinstance(value, str) and len(parts) > 1:
+        _check_type(parts[:-1], value, option)
     if value is None or node is None:
         return None
     if isinstance(node, bool):
@@ -226,6 +229,20 @@ def _registered(parts, group: Mapping):
         return registry.get(kind)
     except Exception:  # noqa: BLE001 - an unknown scope or type: nothing to check against
         return None
+
+
+def _check_type(parts, name: str, option: str) -> None:
+    """Refuses a ``type`` that the registry building the group at ``parts`` does not have."""
+    registry = _registry(parts)
+    if registry is None or _registered(parts, {'type': name}) is not None:
+        return
+    known, reg = set(), registry
+    while reg is not None:
+        known |= set(reg.module_dict)
+        reg = reg.parent
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    raise ConfigError(f'{option}: no {name!r} among the registered {registry.name} types'
+                      + (f'; did you mean {close[0]}?' if close else ''))
 
 
 def _arguments(target):
