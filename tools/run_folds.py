@@ -92,11 +92,13 @@ def run(cmd, env):
 
 def main():
     args = parse_args()
-    from mmengine.config import Config
-
     from est_mm.utils.folds import (fold_dirs, fold_options, markdown_table, num_folds,
                                     summarise, write_summary)
-    cfg = Config.fromfile(args.config)
+    from est_mm.utils.config import ConfigError, read_config
+    try:
+        cfg = read_config(args.config)
+    except ConfigError as err:
+        sys.exit(str(err))
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = args.work_dir or osp.join('work_dirs', f'{name}_folds')
     folds = args.folds or list(range(1, num_folds(cfg) + 1))

@@ -12,11 +12,11 @@ from mmaction.utils import register_all_modules
 
 def load_config(config, cfg_options: Optional[dict] = None) -> Config:
     """Config file (or Config) with ``--cfg-options`` merged."""
+    from ..utils.config import load_config as read, merge_cfg_options
     register_all_modules()
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+    if isinstance(config, Config):
+        return merge_cfg_options(config, cfg_options)
+    return read(config, cfg_options)
 
 
 def build_model(cfg: Config, checkpoint: Optional[str] = None, device: str = 'cpu',

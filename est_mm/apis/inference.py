@@ -112,13 +112,10 @@ class ESTInferencer:
         if isinstance(config, Config):
             cfg = config
         else:
-            if not isinstance(config, str) or not osp.isfile(config):
+            from ..utils.config import read_config
+            if not isinstance(config, str):
                 raise ValueError(f'{config}: no such config file')
-            try:
-                cfg = Config.fromfile(config)
-            except Exception as err:  # noqa: BLE001 - one line naming the config
-                raise ValueError(f'{config}: cannot read the config: {type(err).__name__}: '
-                                 f'{first_line(err)}') from None
+            cfg = read_config(config)  # ConfigError (a ValueError): one line naming the file
         cfg = copy.deepcopy(cfg)  # the spec is written into it
         self.model, self.spec, self.cfg = prepare_model(cfg, checkpoint, config=name)
         if self.spec.notes:

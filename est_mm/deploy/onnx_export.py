@@ -49,12 +49,9 @@ def load_model(config: str, checkpoint: str, cfg_options: Optional[dict] = None,
     :class:`~est_mm.inference_spec.InferenceSpec`, resolved as ``ESTInferencer`` resolves it
     (:func:`est_mm.engine.prepare.prepare_model`; ``frame_size`` (H, W) overrides the spec's).
     Returns ``(model in eval mode on CPU, Config with the spec applied, spec)``."""
-    from mmengine.config import Config
-
     from ..engine.prepare import prepare_model
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    from ..utils.config import load_config
+    cfg = load_config(config, cfg_options)
     model, spec, cfg = prepare_model(
         cfg, checkpoint, config=config,
         overrides=dict(frame_size=tuple(frame_size)) if frame_size else None)

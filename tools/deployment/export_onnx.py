@@ -30,11 +30,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import number  # noqa: E402
+from tools.argtypes import add_cfg_options, load_tool_config, number  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='model config, e.g. configs/est_r18_dfew.py')
@@ -72,8 +71,7 @@ def parse_args(argv=None):
                         'needs (they hold the weights once more)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the random verification clips (default: 0)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (as in tools/test.py)')
+    add_cfg_options(parser, example='model.cls_head.num_classes=6')
     args = parser.parse_args(argv)
     if args.verify_frames and args.verify_clips == 0:
         parser.error('--verify-frames needs the verification that --verify-clips 0 skips')
@@ -82,6 +80,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    load_tool_config(args, out_files=[] if args.verify_only else
+                     [args.out or osp.splitext(args.checkpoint)[0] + '.onnx'])
     from est_mm.deploy.onnx_export import export_and_verify
     return export_and_verify(
         args.config, args.checkpoint, out=args.out, opset=args.opset,
