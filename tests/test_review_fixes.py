@@ -61,8 +61,6 @@ def test_batch_model_error_and_missing_list_are_one_line(short_video, tmp_path):
     assert len(err.strip().splitlines()) == 1 and 'missing.txt' in err, err
 
 
-# tools/demo_batch.py is not here: SIGINT while it works gave exit 0 (all work done before the
-# signal) or -2 (a KeyboardInterrupt escaping its handler) in some runs; see the session note.
 @pytest.mark.parametrize('tool', ['tools/demo.py'])
 def test_ctrl_c_is_one_line_and_exit_130(tool, checkpoint, tmp_path):
     """SIGINT to the process group while the tool waits on stdin (demo) or works (batch)."""
@@ -83,6 +81,46 @@ def test_ctrl_c_is_one_line_and_exit_130(tool, checkpoint, tmp_path):
     assert proc.returncode == 130, err
     assert 'Traceback' not in err
     assert err.strip().splitlines()[-1].startswith('interrupted')
+
+
+def test_ctrl_c_stops_demo_batch_and_its_workers_and_a_rerun_resumes(short_video, checkpoint,
+                                                                     tmp_path):
+    """Ctrl-C (SIGINT to the process group) once the first video is done: exit 130 with one
+    line, no worker left writing (they ignore SIGINT and used to finish the whole list after
+    the parent had gone), and the same command finishes the rest."""
+    import glob
+    import shutil
+    import signal
+    import time
+    videos = tmp_path / 'videos'
+    videos.mkdir()
+    for i in range(24):
+        shutil.copy(short_video, videos / f'v{i:02d}.mp4')
+    out = tmp_path / 'out'
+    args = [sys.executable, 'tools/demo_batch.py', str(videos), '--config', CONFIG,
+            '--checkpoint', checkpoint, '--no-face-crop', '--window', '4', '--device', 'cpu',
+            '--out-dir', str(out), '--workers', '2', '--no-progress']
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=ROOT),
+                            start_new_session=True)
+    from est_mm.apis.batch import DONE_DIR
+    finished = str(out / DONE_DIR / '*.done')  # a video's marker: all its outputs written
+    deadline = time.monotonic() + 300
+    while not glob.glob(finished) and proc.poll() is None:  # the first video finished
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err and 'leaked' not in err, err
+    assert err.strip().splitlines()[-1].startswith('interrupted: finished videos are kept')
+    done = len(glob.glob(finished))
+    time.sleep(2)
+    assert len(glob.glob(finished)) == done and 1 <= done < 24  # nothing goes on after the exit
+    rc, out_text, err = batch(*args[2:])
+    assert rc == 0, err
+    assert len(glob.glob(finished)) == 24
+    assert f'{24 - done} video(s) done, {done} finished before (skipped)' in out_text + err
 
 
 def test_mp4_and_empty_stdin_say_why(checkpoint, tmp_path):

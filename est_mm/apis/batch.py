@@ -138,6 +138,11 @@ def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
             record(*_one(video, name, out_dir, vid_out_dir, demo_kwargs))
     elif todo:
         import multiprocessing
+        # workers stopped by Ctrl-C leave the pool's semaphores to multiprocessing's resource
+        # tracker, which warns about them on stderr; it reads this from its environment
+        os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [
+            os.environ.get('PYTHONWARNINGS'),
+            'ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker']))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
                                  initializer=_init_pool_worker,
                                  initargs=(model_args,)) as pool:
@@ -145,8 +150,13 @@ def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
             try:
                 for job in as_completed(jobs):
                     record(*job.result())
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # the workers ignore SIGINT: stop them, or they go on
+                workers_left = list(getattr(pool, '_processes', {}).values())  # no public API
                 pool.shutdown(wait=False, cancel_futures=True)
+                for proc in workers_left:
+                    proc.terminate()
+                for proc in workers_left:
+                    proc.join(10)
                 bar.close()
                 raise
     bar.close()
