@@ -10,11 +10,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-
-import est_mm  # noqa: F401
-from mmaction.registry import MODELS
-from mmaction.utils import register_all_modules
+from conftest import cut_video as cut
+from test_stream_demo import checkpoint  # noqa: F401  (the untrained toy checkpoint)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FEAT_DATA = osp.join(importlib.util.find_spec('feat').submodule_search_locations[0], 'tests',
@@ -22,37 +19,11 @@ FEAT_DATA = osp.join(importlib.util.find_spec('feat').submodule_search_locations
 CONFIG = 'configs/est_r18_toy.py'
 
 
-@pytest.fixture(scope='module')
-def checkpoint(module_tmp):
-    register_all_modules()
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model)
-    path = str(module_tmp.mktemp('ckpt') / 'untrained.pth')
-    torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
-    return path
-
-
 def demo(*args):
     proc = subprocess.run([sys.executable, 'tools/demo.py', *args], cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
                           timeout=600)
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def cut(src, dst, num_frames):
-    cap = cv2.VideoCapture(src)
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    writer = None
-    for _ in range(num_frames):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(dst, cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                                     (frame.shape[1], frame.shape[0]))
-        writer.write(frame)
-    writer.release()
-    return dst
 
 
 def test_real_footage_end_to_end(checkpoint, tmp_path):
