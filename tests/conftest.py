@@ -95,6 +95,32 @@ def pyfeat_video(pyfeat_media):
     return pyfeat_media('WolfgangLanger_Pexels.mp4')
 
 
+def write_h264(path, images, fps=25, pts=None, time_base=None, faststart=True):
+    """RGB ``images`` (an iterable of HxWx3 uint8) as an H.264 .mp4 at ``fps`` (PyAV); ``pts``:
+    each frame's time in ``time_base`` units (default: its index at 1/fps). ``faststart``: moov
+    atom first, so it can be read from a pipe. Returns ``str(path)``."""
+    import fractions
+
+    import av
+    container = av.open(str(path), 'w', options={'movflags': 'faststart'} if faststart else {})
+    stream = container.add_stream('libx264', rate=fps)
+    stream.pix_fmt = 'yuv420p'
+    time_base = time_base or fractions.Fraction(1, fps)
+    if pts is not None:
+        stream.time_base = time_base
+    for i, img in enumerate(images):
+        if i == 0:
+            stream.height, stream.width = img.shape[:2]
+        frame = av.VideoFrame.from_ndarray(img, format='rgb24')
+        frame.pts, frame.time_base = (i if pts is None else pts[i]), time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return str(path)
+
+
 def cut_video(src, dst, num_frames):
     """The first ``num_frames`` frames of video ``src`` written to ``dst`` (mp4v, same fps and
     size); returns ``dst``."""

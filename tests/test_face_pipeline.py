@@ -17,6 +17,7 @@ import pytest
 from est_mm.datasets.face_extraction import find_videos
 from est_mm.faces.tracking import smooth_series
 from est_mm.utils.stage_timer import StageTimer
+from conftest import write_h264
 from est_mm.video import ArrayFrames, VideoFrames, VideoReadError
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -25,22 +26,9 @@ VFR_PTS_MS = [0, 100, 200, 1000, 1033, 1066, 2000, 2500]  # irregular frame time
 
 def write_vfr(path, pts_ms=VFR_PTS_MS, size=64):
     """An H.264 .mp4 whose frames are shown at ``pts_ms`` milliseconds (PyAV)."""
-    import av
-    container = av.open(str(path), 'w')
-    stream = container.add_stream('libx264', rate=30)
-    stream.width = stream.height = size
-    stream.pix_fmt = 'yuv420p'
-    stream.time_base = fractions.Fraction(1, 1000)
-    for i, pts in enumerate(pts_ms):
-        frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 20 * i, np.uint8),
-                                           format='rgb24')
-        frame.pts, frame.time_base = pts, stream.time_base
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return str(path)
+    images = (np.full((size, size, 3), 20 * i, np.uint8) for i in range(len(pts_ms)))
+    return write_h264(path, images, 30, pts=pts_ms, time_base=fractions.Fraction(1, 1000),
+                      faststart=False)
 
 
 def test_smoothing_is_the_centred_moving_average():

@@ -20,6 +20,7 @@ from mmengine.config import Config
 import est_mm  # noqa: F401
 from est_mm.apis.inference import ESTInferencer
 from est_mm.streaming import run_live
+from conftest import write_h264
 from test_video_sources import RangeHandler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -29,21 +30,9 @@ N, H, W, FPS = 140, 48, 64, 25
 
 def write_noise_video(path, num=N, faststart=True):
     """``num`` frames of seeded noise (every frame different), 64x48 H.264 at 25 fps."""
-    import av
     rng = np.random.default_rng(0)
-    container = av.open(str(path), 'w', options={'movflags': 'faststart'} if faststart else {})
-    stream = container.add_stream('libx264', rate=FPS)
-    stream.width, stream.height, stream.pix_fmt = W, H, 'yuv420p'
-    for i in range(num):
-        frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
-                                           format='rgb24')
-        frame.pts, frame.time_base = i, fractions.Fraction(1, FPS)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return str(path)
+    return write_h264(path, (rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(num)),
+                      FPS, faststart=faststart)
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,6 @@
 127.0.0.1 and piped on stdin gives the same frames and times as :class:`VideoFrames`; rotation
 metadata turns frames upright; unopenable, audio-only, truncated and stalling sources give one
 line or end as documented."""
-import fractions
 import http.server
 import os
 import os.path as osp
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from est_mm.video import VideoFrames, VideoReadError
+from conftest import write_h264
 from est_mm.video.sources import StreamError, StreamStalledError, open_stream, source_kind
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -27,23 +27,15 @@ FPS = 25
 def write_video(path, faststart=True):
     """A 60-frame 64x48 25 fps H.264 mp4 of a moving block on a seeded noise background (moov
     atom first, so it can be read from a pipe). Variable frame rates: tests/test_face_pipeline."""
-    import av
     rng = np.random.default_rng(0)
     background = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
-    container = av.open(str(path), 'w', options={'movflags': 'faststart'} if faststart else {})
-    stream = container.add_stream('libx264', rate=FPS)
-    stream.width, stream.height, stream.pix_fmt = W, H, 'yuv420p'
-    for i in range(N):
-        img = background.copy()
-        img[10:26, i % (W - 16):i % (W - 16) + 16] = (255, 40 * (i % 6), 0)
-        frame = av.VideoFrame.from_ndarray(img, format='rgb24')
-        frame.pts, frame.time_base = i, fractions.Fraction(1, FPS)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return str(path)
+
+    def images():
+        for i in range(N):
+            img = background.copy()
+            img[10:26, i % (W - 16):i % (W - 16) + 16] = (255, 40 * (i % 6), 0)
+            yield img
+    return write_h264(path, images(), FPS, faststart=faststart)
 
 
 @pytest.fixture(scope='module')
