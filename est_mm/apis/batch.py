@@ -140,9 +140,10 @@ def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
         import multiprocessing
         # workers stopped by Ctrl-C leave the pool's semaphores to multiprocessing's resource
         # tracker, which warns about them on stderr; it reads this from its environment
-        os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [
-            os.environ.get('PYTHONWARNINGS'),
-            'ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker']))
+        quiet = 'ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker'
+        given = os.environ.get('PYTHONWARNINGS', '')
+        if quiet not in given.split(','):
+            os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [given, quiet]))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
                                  initializer=_init_pool_worker,
                                  initargs=(model_args,)) as pool:
