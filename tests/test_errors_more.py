@@ -18,6 +18,7 @@ from est_mm.utils import CheckpointError, safe_load_checkpoint
 from est_mm.utils.config import ConfigError, load_config, option_in_error
 from est_mm.utils.devices import available_devices, resolve_device
 from est_mm.utils.files import check_writable_dir
+from test_check_dataset import toy_set  # noqa: F401  (a 16 px toy set in DFEW layout)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = 'configs/est_r18_toy.py'
@@ -318,19 +319,10 @@ def test_analysis_tool_device_mps_is_one_line():
 
 # --- check_dataset's progress bars -----------------------------------------------------------
 
-@pytest.fixture(scope='module')
-def tiny_set(module_tmp):
-    from est_mm.datasets import toy
-    out = str(module_tmp.mktemp('bars') / 'toy')
-    toy.generate_toy_dataset(out, train_per_class=1, test_per_class=1, frame_size=16,
-                             min_frames=2, max_frames=3, progress=False)
-    return out
-
-
 @pytest.mark.parametrize('flag', [None, '--progress'])
-def test_check_dataset_bars_only_on_a_terminal_unless_asked(tiny_set, flag):
+def test_check_dataset_bars_only_on_a_terminal_unless_asked(toy_set, flag):
     rc, out, err = run('tools/data/check_dataset.py', CFG, '--splits', 'test', '--deep',
                        *([flag] if flag else []), '--cfg-options',
-                       f'test_dataloader.dataset.data_root={tiny_set}', timeout=120)
+                       f'test_dataloader.dataset.data_root={toy_set}', timeout=120)
     assert rc == 0, out + err
     assert ('decoding every frame' in err) == (flag == '--progress'), err
