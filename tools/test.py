@@ -70,7 +70,7 @@ def run_test(args):
     from mmengine.dist import is_main_process
 
     from est_mm.datasets.integrity import BadSampleError
-    from est_mm.engine.runner import build_runner, check_data_roots
+    from est_mm.engine.runner import build_runner, check_data_roots, finish_distributed
     from est_mm.utils import (CheckpointError, OutputExistsError, check_checkpoint,
                               check_writable_dir, refuse_existing)
     from est_mm.utils.config import ConfigError, load_config, option_in_error
@@ -107,8 +107,10 @@ def run_test(args):
     cfg.load_from = args.checkpoint
     try:
         metrics = build_runner(cfg, args).test()
-        if dump_tmp is not None and is_main_process():
+        is_main = is_main_process()  # asked before finish_distributed() ends the process group
+        if dump_tmp is not None and is_main:
             os.replace(dump_tmp, args.dump)
+        finish_distributed()
     except CheckpointError as err:  # unsafe, truncated or unreadable: one line naming the file
         raise SystemExit(str(err))
     except (ValueError, TypeError) as err:  # a value given with --cfg-options, refused when built
@@ -122,7 +124,7 @@ def run_test(args):
     finally:
         if dump_tmp is not None and osp.exists(dump_tmp):
             os.remove(dump_tmp)
-    if not is_main_process():
+    if not is_main:
         return
     if args.metrics_out:
         write_json_atomic(args.metrics_out, dict(metrics, checkpoint=osp.abspath(args.checkpoint)))

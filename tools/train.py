@@ -122,7 +122,8 @@ def check_load_from(cfg):
 def train(args):
     from est_mm.datasets.integrity import BadSampleError
     from est_mm.models.heads.ssop import SSOPBatchError
-    from est_mm.engine.runner import build_runner, check_data_roots, check_train_batch
+    from est_mm.engine.runner import (build_runner, check_data_roots, check_train_batch,
+                                      finish_distributed)
     from est_mm.utils import CheckpointError
     from est_mm.utils.config import ConfigError, load_config, option_in_error
     from est_mm.utils.errors import first_line, last_line
@@ -135,6 +136,7 @@ def train(args):
         cfg = check_work_dir(cfg, args)
         check_load_from(cfg)
         build_runner(cfg, args).train()
+        finish_distributed()
     except (CheckpointError, SSOPBatchError, ConfigError) as err:  # a bad checkpoint; 1 clip
         raise SystemExit(str(err))  # where SSOP needs 2; a config or --cfg-options that cannot work
     except (ValueError, TypeError) as err:  # a value given with --cfg-options, refused when built

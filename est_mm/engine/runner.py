@@ -81,6 +81,16 @@ def _no_persistent_workers_without_workers(cfg) -> None:
                   '(persistent workers need workers)', flush=True)
 
 
+def finish_distributed() -> None:
+    """At the end of a distributed run: every process waits for the others (rank 0 may still be
+    saving the last checkpoint), then all process groups are destroyed. A gloo rank that left
+    while rank 0 was saving aborted at exit ('terminate called without an active exception')."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def build_runner(cfg, args) -> Runner:
     """Apply the launcher, set up CPU (gloo) distribution where needed and build the Runner."""
     _no_persistent_workers_without_workers(cfg)
