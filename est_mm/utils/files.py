@@ -1,12 +1,13 @@
 """No silent data loss: refuse to replace results unless asked, check an output folder can be
 written before the work, find what a work dir holds, and resolve ``--resume`` without trusting a
 stale ``last_checkpoint`` pointer."""
+import contextlib
 import glob
 import os
 import os.path as osp
 import re
 import tempfile
-from typing import Iterable, List, Optional
+from typing import Iterable, Iterator, List, Optional
 
 # The names mmengine's CheckpointHook (and SafeCheckpointHook) writes into a work dir.
 _CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$|^best_.*\.pth$')
@@ -31,6 +32,49 @@ def check_writable_dir(path: str, create: bool = True) -> None:
             pass
     except OSError as err:
         raise OSError(f'{path}: cannot write to this folder ({err.strerror or err})') from None
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, suffix: str = '', fsync: bool = False) -> Iterator[str]:
+    """Yields a new temporary file name in the folder of ``path`` (created if needed) to write;
+    when the block ends without an exception the file is renamed over ``path`` (``os.replace``),
+    otherwise it is removed and an earlier file at ``path`` stays as it was. A reader never sees
+    a half-written file under the final name.
+
+    ``suffix`` ends the temporary name, for writers that choose the format from it (``'.png'``);
+    ``fsync`` flushes the file to disk before the rename (checkpoints)."""
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp' + suffix,
+                               dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 → what open() would have given
+        os.replace(tmp, path)
+    finally:
+        if osp.lexists(tmp):
+            os.remove(tmp)
+
+
+def _umask() -> int:
+    try:  # Linux: read without setting it (os.umask is process-wide, a race with other threads)
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class OutputExistsError(FileExistsError):
