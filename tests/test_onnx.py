@@ -218,12 +218,12 @@ def test_backend_runs_without_torch(onnx_model):
 
 
 def test_readme_snippet_runs_where_torch_cannot_be_imported(onnx_model, tmp_path):
-    """The README's ONNX snippet, exactly as written, with ``import est_mm.deploy`` and torch
-    blocked (a sitecustomize that makes ``import torch`` fail)."""
-    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
-        readme = f.read()
-    section = readme[readme.index('## Deploy without the training stack'):]
-    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    """The ONNX snippet of docs/deploy.md, exactly as written, with ``import est_mm.deploy`` and
+    torch blocked (a sitecustomize that makes ``import torch`` fail)."""
+    with open(osp.join(ROOT, 'docs', 'deploy.md'), encoding='utf-8') as f:
+        guide = f.read()
+    snippet = next(s for s in re.findall(r'```python\n(.*?)```', guide, re.S)
+                   if 'from est_mm.deploy import ONNXModel' in s)
     assert 'from est_mm.deploy import ONNXModel' in snippet
     snippet = snippet.replace("'est_r18_dfew.onnx'", repr(onnx_model.path))
     (tmp_path / 'sitecustomize.py').write_text("import sys\nsys.modules['torch'] = None\n")
