@@ -404,6 +404,28 @@ def test_wrong_positional_table_is_one_line(capsys, tmp_path):
         assert not osp.exists(tmp_path / 'out')
 
 
+def test_text_file_is_named_not_a_pytorch_checkpoint(capsys, tmp_path):
+    src = bad_file(tmp_path / 'notes.pth', 'text')
+    line = refused_in_process(capsys, src, tmp_path / 'converted.pth', '--config',
+                              osp.join(ROOT, DFEW_CONFIG))
+    assert line.startswith(f'{src}: not a PyTorch checkpoint (a text file); expected the '
+                           "authors' EST checkpoint"), line
+
+
+@pytest.mark.parametrize('shape', [(7, 256), (7, 512)])
+def test_positional_table_refusal_names_shape_found_and_expected(capsys, tmp_path, shape):
+    pos = sine_positional_encoding(*shape)
+    if shape == (7, 512):
+        pos = sine_positional_encoding(8, 512)[1:].clone()  # right shape, other positions
+    src = write_official(tmp_path / 'wrong_pos.pth', pos=pos)
+    line = refused_in_process(capsys, src, tmp_path / 'converted.pth', '--config',
+                              osp.join(ROOT, DFEW_CONFIG))
+    found = 'has the expected shape' if shape == (7, 512) else 'has shape (7, 256)'
+    assert line.startswith(f'{src}: {POS_KEY} {found}'), line
+    assert line.endswith("expected est_mm's fixed sine/cosine table (7, 512) (positions x dims)")
+    assert line.count(str(shape)) == 1, line  # each shape said once
+
+
 def test_missing_config_is_one_line(capsys, tmp_path):
     src = bad_file(tmp_path / 'list.pth', 'list')  # never read: the config comes first
     line = refused_in_process(capsys, src, tmp_path / 'converted.pth', '--config',

@@ -146,6 +146,19 @@ def class_order(classes: Sequence[str], source: str, trained_on: str = 'DFEW') -
     return order
 
 
+def _check_pos_table(value: torch.Tensor, pos_table: torch.Tensor, source: str) -> None:
+    """The stored positional table must be est_mm's fixed sine/cosine table for the config."""
+    want = f"est_mm's fixed sine/cosine table {tuple(pos_table.shape)} (positions x dims)"
+    if value.shape != pos_table.shape:
+        raise OfficialCheckpointError(f'{source}: {POS_KEY} has shape {tuple(value.shape)}; '
+                                      f'expected {want}')
+    if not torch.allclose(value.float(), pos_table, rtol=0, atol=1e-6):
+        diff = (value.float() - pos_table).abs().max().item()
+        raise OfficialCheckpointError(
+            f'{source}: {POS_KEY} has the expected shape but other values (largest difference '
+            f'{diff:.3g}); expected {want}')
+
+
 def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
                      classes: Sequence[str], pos_table: torch.Tensor,
                      source: str = 'checkpoint',
@@ -157,11 +170,7 @@ def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Ten
     out = OrderedDict()
     for key, value in state.items():
         if key == POS_KEY:
-            if value.shape != pos_table.shape or not torch.allclose(
-                    value.float(), pos_table, rtol=0, atol=1e-6):
-                raise OfficialCheckpointError(
-                    f'{source}: {POS_KEY} {tuple(value.shape)} is not the fixed sine/cosine '
-                    f'table est_mm uses ({tuple(pos_table.shape)})')
+            _check_pos_table(value, pos_table, source)
             continue
         name = est_mm_key(key)
         if name is not None and name.startswith('cls_head.ssop.') and name not in target:
@@ -192,6 +201,24 @@ def convert_official(state: Dict[str, torch.Tensor], target: Dict[str, torch.Ten
     return OrderedDict((k, out[k]) for k in target)
 
 
+def _not_a_torch_file(path: str):
+    """What ``path`` is when no torch.save format can start that way (a zip archive ``PK``, a
+    pickle ``0x80``, a legacy tar), else None; an empty or ONNX file keeps its own message."""
+    from ..utils.safe_checkpoint import is_onnx_file
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    if not head or head.startswith(b'PK') or head[:1] == b'\x80' or head[257:262] == b'ustar' \
+            or is_onnx_file(path):
+        return None
+    text = head.decode('utf-8', 'replace')[:-1]  # the last character may be cut in two
+    if all(c.isprintable() or c in '\n\r\t' for c in text) and '\ufffd' not in text:
+        return 'a text file'
+    return f'it starts with the bytes {head[:4].hex(" ")}'
+
+
 def config_classes(cfg) -> List[str]:
     """The class names of a config's test dataset (its ``METAINFO``)."""
     from mmaction.registry import DATASETS
@@ -217,7 +244,15 @@ def convert_official_checkpoint(path: str, cfg, trained_on: str = 'DFEW') -> dic
     from ..utils.safe_checkpoint import safe_load_checkpoint
     from .hooks.est_meta_hook import est_checkpoint_meta
     register_all_modules()
-    checkpoint = safe_load_checkpoint(path)
+    try:
+        checkpoint = safe_load_checkpoint(path)
+    except CheckpointError as err:
+        not_torch = _not_a_torch_file(path)
+        if not_torch:
+            raise OfficialCheckpointError(
+                f"{path}: not a PyTorch checkpoint ({not_torch}); expected the authors' EST "
+                'checkpoint (the .pth / .pth.tar released at github DreamMr/EST)') from err
+        raise
     state = official_state_dict(checkpoint, path)
     model = MODELS.build(cfg.model)
     head = model.cls_head
