@@ -445,17 +445,25 @@ def test_verify_only_checks_the_parts_and_fails_on_a_tampered_one(
 
 
 def test_no_parts_export_refuses_then_removes_stale_part_files(model_and_checkpoint, tmp_path):
-    from est_mm.deploy.onnx_export import export_and_verify
+    from est_mm.deploy.onnx_export import ExportSettings, export_and_verify
+    from est_mm.utils.files import OutputExistsError
     _, checkpoint = model_and_checkpoint
     out = str(tmp_path / 'n.onnx')
     stale = part_path(out, 'head')
     with open(stale, 'w') as f:
         f.write('an older export')
     lines = []
-    assert export_and_verify(CONFIG, checkpoint, out, parts=False, log=lines.append) == 1
-    assert lines == [f'{stale} exists; pass --overwrite to replace it']
-    lines.clear()
-    assert export_and_verify(CONFIG, checkpoint, out, parts=False, overwrite=True,
-                             verify_clips=1, log=lines.append) == 0, lines
+    with pytest.raises(OutputExistsError) as err:
+        export_and_verify(CONFIG, checkpoint, ExportSettings(out=out, parts=False), lines.append)
+    assert str(err.value) == f'{stale} exists' and lines == []
+    result = export_and_verify(CONFIG, checkpoint, ExportSettings(
+        out=out, parts=False, overwrite=True, verify_clips=1), lines.append)
+    assert result.passed and result.written == [out] and result.removed == [stale], lines
     assert sorted(os.listdir(tmp_path)) == ['n.onnx']
-    assert lines[-1] == 'removed the old part graphs n.head.onnx (not exported with --no-parts)'
+
+
+def test_the_tool_says_what_stopped_the_export_in_one_line(model_and_checkpoint, tmp_path):
+    _, checkpoint = model_and_checkpoint
+    rc, output = export_tool(CONFIG, checkpoint, '--out', str(tmp_path / 'v.onnx'),
+                             '--verify-only')
+    assert rc == 1 and output.strip() == f'{tmp_path / "v.onnx"}: no such file to verify'

@@ -18,8 +18,8 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 import warnings
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from ..utils.errors import first_line
+from ..utils.files import atomic_write, refuse_existing
 from .onnx_backend import (FORMAT_VERSION, INPUT_NAME, OUTPUT_NAMES, PARTS, ONNXModel, ONNXParts,
                            part_path, preprocess_clips)
 
@@ -331,171 +332,217 @@ def check_metadata(onnx_model: ONNXModel, spec, frame_size: bool = True) -> List
 
 
 # ---------------------------------------------------------------------------- the whole job
-def export_and_verify(config: str, checkpoint: str, out: Optional[str] = None,
-                      opset: int = DEFAULT_OPSET, frame_size: Optional[Sequence[int]] = None,
-                      batch: int = 2, verify_clips: int = 2,
-                      verify_frames: Optional[Sequence[str]] = None,
-                      atol: float = DEFAULT_ATOL, overwrite: bool = False,
-                      verify_only: bool = False, cfg_options: Optional[dict] = None,
-                      seed: int = 0, parts: bool = True, log=print) -> int:
-    """Export ``config`` + ``checkpoint`` to ``out`` (default: the checkpoint's path with
-    ``.onnx``) and, with ``parts``, its part graphs for the streaming engine next to it
+class NoFrameSizeError(ExportError):
+    """Neither the checkpoint nor the test pipeline fixes the frame size, and none was given."""
+
+
+class VerificationFailed(ExportError):
+    """The exported graphs do not match PyTorch; nothing was written."""
+
+
+@dataclass
+class ExportSettings:
+    """How :func:`export_and_verify` exports and verifies (``tools/deployment/export_onnx.py``
+    fills it from its options of the same names)."""
+    out: Optional[str] = None  # default: the checkpoint's path with .onnx
+    opset: int = DEFAULT_OPSET
+    frame_size: Optional[Tuple[int, int]] = None  # (H, W); default: the spec's
+    batch: int = 2  # of the dummy input that is traced; the batch axis is dynamic
+    verify_clips: int = 2  # clips of each kind compared with PyTorch; 0 skips verification
+    verify_frames: Sequence[str] = ()  # frame folders or videos to verify on as well
+    atol: float = DEFAULT_ATOL
+    overwrite: bool = False
+    verify_only: bool = False  # export nothing: verify the existing ``out``
+    cfg_options: Optional[dict] = None
+    seed: int = 0  # of the random verification clips
+    parts: bool = True  # the part graphs of the streaming engine next to ``out``
+
+    def __post_init__(self):
+        if self.batch < 1 or self.verify_clips < 0:
+            raise ValueError('batch must be >= 1 and verify_clips >= 0, got '
+                             f'{self.batch}, {self.verify_clips}')
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_and_verify` found and did."""
+    out: str
+    passed: bool  # metadata as expected and every verified output within ``atol``
+    written: List[str] = field(default_factory=list)  # the main file last
+    removed: List[str] = field(default_factory=list)  # part graphs of an older export
+    missing_parts: List[str] = field(default_factory=list)  # verify_only: parts not next to out
+    worst: Optional[Dict[str, float]] = None  # max abs diff per output (None: not verified)
+    worst_parts: Optional[Dict[str, float]] = None  # the same for the parts chained
+
+
+def export_and_verify(config: str, checkpoint: str,
+                      settings: Optional[ExportSettings] = None, log=print) -> ExportResult:
+    """Export ``config`` + ``checkpoint`` to ``settings.out`` and, with ``settings.parts``, its
+    part graphs for the streaming engine next to it
     (:func:`~est_mm.deploy.onnx_backend.part_path`: ``<stem>.backbone.onnx``,
-    ``<stem>.snippet.onnx``, ``<stem>.head.onnx``), and verify them; or, with ``verify_only``,
-    verify an existing ``out`` (and its parts where present).
+    ``<stem>.snippet.onnx``, ``<stem>.head.onnx``), and verify them; or, with ``verify_only``, verify an existing ``out`` (and its parts where
+    present). Progress goes to ``log``.
 
     Each file is written atomically: its graph goes to a temporary file next to it, gets its
     metadata, passes ``onnx.checker`` and the verification (the parts chained, clip for clip
-    as the whole graph), and only then replaces the file. Existing files are refused unless
-    ``overwrite``; overwriting without ``parts`` removes the old part files (they would not
-    match). Returns the exit status: 0 when every output of every verification case is within
-    ``atol`` of PyTorch, 1 otherwise."""
-    out = out or osp.splitext(checkpoint)[0] + '.onnx'
+    as the whole graph), and only then replaces the file. Existing files raise
+    :class:`~est_mm.utils.files.OutputExistsError` unless ``overwrite``; overwriting without
+    ``parts`` removes the old part files (they would not match). A failed verification of an
+    export raises :class:`VerificationFailed`; other problems raise :class:`ExportError` (one
+    line). With ``verify_only`` the result's ``passed`` is the verdict."""
+    s = settings or ExportSettings()
+    out = s.out or osp.splitext(checkpoint)[0] + '.onnx'
     part_paths = {p: part_path(out, p) for p in PARTS}
-    if verify_only:
-        if not osp.isfile(out):
-            log(f'{out}: no such file to verify')
-            return 1
-    elif not overwrite:
-        existing = [p for p in (out, *part_paths.values()) if osp.exists(p)]
-        if existing:
-            log(f'{existing[0]} exists; pass --overwrite to replace it')
-            return 1
+    _check_inputs(config, checkpoint, s, [out, *part_paths.values()])
+    model, cfg, spec = _load(config, checkpoint, s, log)
+    result = ExportResult(out=out, passed=False)
+    if s.verify_only:
+        onnx_model, onnx_parts, problems = _open_existing(out, spec, part_paths, result)
+        result.passed = _verify(onnx_model, onnx_parts, model, s, problems, result, log)
+        log(f'{out}{" and its parts" if onnx_parts else ""}: '
+            f'{"verified" if result.passed else "FAILED verification"}')
+        return result
+    if spec.frame_size is None:
+        raise NoFrameSizeError('the test pipeline has no fixed-size Resize and no frame size '
+                               'was given')
+    paths = [out, *(part_paths.values() if s.parts else ())]
+    with contextlib.ExitStack() as stack:  # the main file is renamed last
+        tmps = {path: stack.enter_context(atomic_write(path)) for path in paths}
+        onnx_model, onnx_parts, problems = _export(model, cfg, spec, config, checkpoint, s, out,
+                                                   tmps, log)
+        result.passed = _verify(onnx_model, onnx_parts, model, s, problems, result, log)
+        if not result.passed:
+            raise VerificationFailed(f'{out} not written: the exported model does not match '
+                                     'PyTorch')
+        if not s.overwrite:  # appeared while exporting
+            refuse_existing(paths, flag=None)
+    result.written = sorted(paths, key=lambda p: p == out)
+    result.removed = [p for p in part_paths.values() if not s.parts and osp.exists(p)]
+    for path in result.removed:
+        os.remove(path)
+    _log_written(result, spec, log)
+    return result
+
+
+def _check_inputs(config: str, checkpoint: str, s: ExportSettings, outputs: List[str]) -> None:
+    """Raises for a missing input or (unless ``s.overwrite``) an existing output."""
+    if s.verify_only:
+        if not osp.isfile(outputs[0]):
+            raise ExportError(f'{outputs[0]}: no such file to verify')
+    elif not s.overwrite:
+        refuse_existing(outputs, flag=None)
     for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
         if not osp.isfile(path):
-            log(f'{path}: no such {what} file')
-            return 1
-    for path in verify_frames or ():
+            raise ExportError(f'{path}: no such {what} file')
+    for path in s.verify_frames or ():
         if not osp.exists(path):
-            log(f'{path}: no such frame folder or video')
-            return 1
-    if batch < 1 or verify_clips < 0:
-        log(f'--batch must be >= 1 and --verify-clips >= 0, got {batch}, {verify_clips}')
-        return 1
+            raise ExportError(f'{path}: no such frame folder or video')
 
+
+def _load(config: str, checkpoint: str, s: ExportSettings, log):
+    """:func:`load_model` with its errors as one-line :class:`ExportError`; logs what the
+    graph leaves out and which of the checkpoint's settings win."""
     try:
-        model, cfg, spec = load_model(config, checkpoint, cfg_options,
-                                      None if verify_only else frame_size)
+        model, cfg, spec = load_model(config, checkpoint, s.cfg_options,
+                                      None if s.verify_only else s.frame_size)
+    except ExportError:
+        raise
     except Exception as err:  # noqa: BLE001 - the errors name the config or checkpoint
-        log(first_line(err))
-        return 1
+        raise ExportError(first_line(err)) from err
     ignored = unsupported_test_steps(cfg)
     if ignored:
         log(f'warning: the ONNX model reproduces sampling, resize and normalisation only; the '
             f'test pipeline\'s {ignored} are not part of it')
     if spec.notes:
         log(f'{checkpoint}: using the checkpoint\'s ' + '; '.join(spec.notes))
+    return model, cfg, spec
 
-    tmps: Dict[str, str] = {}  # final path -> temporary file
+
+def _open_existing(out: str, spec, part_paths: Dict[str, str], result: ExportResult):
+    """The existing ``out`` and its parts (None where any is missing: ``result.missing_parts``)
+    and the differences of their metadata from ``spec``."""
+    onnx_model = ONNXModel(out, providers=['CPUExecutionProvider'])
+    problems = check_metadata(onnx_model, spec, frame_size=False)
+    result.missing_parts = [p for p in part_paths.values() if not osp.isfile(p)]
+    onnx_parts = None
+    if not result.missing_parts:
+        try:
+            onnx_parts = ONNXParts(onnx_model, providers=['CPUExecutionProvider'])
+        except ValueError as err:
+            problems.append(first_line(err))
+    return onnx_model, onnx_parts, problems
+
+
+def _export(model, cfg, spec, config: str, checkpoint: str, s: ExportSettings, out: str,
+            tmps: Dict[str, str], log):
+    """Traces the whole graph ``out`` (and the parts, with ``s.parts``) into the temporary
+    files ``tmps`` (final path → temporary) with their metadata; returns them opened for ONNX
+    Runtime and the differences of the stored spec from ``spec``."""
+    h, w = spec.frame_size
+    log(f'exporting {config} + {checkpoint}: clips [N, {spec.clip_len}, 3, {h}, {w}] → '
+        f'{", ".join(OUTPUT_NAMES)} (opset {s.opset})' +
+        (f', and the part graphs {", ".join(PARTS)}' if s.parts else ''))
+    trace_to_onnx(model, tmps[out], spec, batch=s.batch, opset=s.opset)
+    add_metadata(tmps[out], build_metadata(cfg, config, checkpoint, spec, s.opset))
+    onnx_model = ONNXModel(tmps[out], providers=['CPUExecutionProvider'])
+    problems = check_metadata(onnx_model, spec)
+    onnx_parts = None
+    if s.parts:
+        tmp_parts = {p: tmps[part_path(out, p)] for p in PARTS}
+        trace_parts(model, tmp_parts, spec, batch=s.batch, opset=s.opset)
+        for p, path in tmp_parts.items():
+            add_metadata(path, build_metadata(cfg, config, checkpoint, spec, s.opset, p))
+        onnx_parts = ONNXParts(onnx_model, tmp_parts, providers=['CPUExecutionProvider'])
+    return onnx_model, onnx_parts, problems
+
+
+def _verify(onnx_model, onnx_parts, model, s: ExportSettings, problems: List[str],
+            result: ExportResult, log) -> bool:
+    """Logs the metadata ``problems`` and compares the graph (and the chained parts) with
+    PyTorch on the verification clips; True when there are no problems and every output is
+    within ``s.atol``."""
+    for problem in problems:
+        log(f'metadata mismatch: {problem}')
+    if s.verify_clips == 0:
+        return not problems
+    size, frames = onnx_model.frame_size, onnx_model.num_frames
+    other = (size[0] * 3 // 2 + 1, size[1] * 3 // 2 + 1)  # exercises the resize
+    clip_sets = {'random': random_clips(s.verify_clips, frames, size, s.seed),
+                 'resized': random_clips(s.verify_clips, frames, other, s.seed + 1, smooth=True)}
+    if s.verify_frames:
+        clip_sets['real'] = [_read_verify_clip(p, onnx_model.geometry) for p in s.verify_frames]
+    log(f'verifying {result.out} against PyTorch '
+        f'(ONNX Runtime {_ort_version()}, CPU; tolerance {s.atol:g}):')
+    result.worst = verify(onnx_model, model, clip_sets, log)
+    result.worst_parts = None if onnx_parts is None else verify(
+        onnx_parts, model, clip_sets, log, label=' (parts)')
+    passed = not problems
+    for prefix, diffs in (('', result.worst), ('parts chained, ', result.worst_parts)):
+        if diffs is not None:
+            within = all(v <= s.atol for v in diffs.values())
+            log(f'{prefix}max abs diff: ' + '  '.join(f'{k} {v:.2e}' for k, v in diffs.items()) +
+                f'  → {"OK" if within else "FAILED"} (tolerance {s.atol:g})')
+            passed = passed and within
+    return passed
+
+
+def _read_verify_clip(path: str, geometry) -> List[np.ndarray]:
     try:
-        onnx_parts = None
-        if verify_only:
-            target = out
-            onnx_model = ONNXModel(out, providers=['CPUExecutionProvider'])
-            problems = check_metadata(onnx_model, spec, frame_size=False)
-            missing = [p for p in part_paths.values() if not osp.isfile(p)]
-            if missing:
-                log(f'note: no part graphs next to {out} ({", ".join(map(osp.basename, missing))}'
-                    '); streaming on ONNX Runtime needs them: export again with --overwrite')
-            else:
-                try:
-                    onnx_parts = ONNXParts(onnx_model, providers=['CPUExecutionProvider'])
-                except ValueError as err:
-                    problems.append(first_line(err))
-            for problem in problems:
-                log(f'metadata mismatch: {problem}')
-        else:
-            if spec.frame_size is None:
-                log('the test pipeline has no fixed-size Resize: pass --frame-size H W')
-                return 1
-            folder = osp.dirname(osp.abspath(out))
-            os.makedirs(folder, exist_ok=True)
-            for path in [out, *(part_paths.values() if parts else ())]:
-                fd, tmps[path] = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp',
-                                                  dir=folder)
-                os.close(fd)
-            h, w = spec.frame_size
-            log(f'exporting {config} + {checkpoint}: clips [N, {spec.clip_len}, 3, {h}, {w}] → '
-                f'{", ".join(OUTPUT_NAMES)} (opset {opset})' +
-                (f', and the part graphs {", ".join(PARTS)}' if parts else ''))
-            trace_to_onnx(model, tmps[out], spec, batch=batch, opset=opset)
-            add_metadata(tmps[out], build_metadata(cfg, config, checkpoint, spec, opset))
-            target = tmps[out]
-            onnx_model = ONNXModel(target, providers=['CPUExecutionProvider'])
-            problems = check_metadata(onnx_model, spec)
-            if parts:
-                tmp_parts = {p: tmps[part_paths[p]] for p in PARTS}
-                trace_parts(model, tmp_parts, spec, batch=batch, opset=opset)
-                for p, path in tmp_parts.items():
-                    add_metadata(path, build_metadata(cfg, config, checkpoint, spec, opset, p))
-                onnx_parts = ONNXParts(onnx_model, tmp_parts, providers=['CPUExecutionProvider'])
-
-        passed = not problems
-        if verify_clips > 0:
-            size, frames = onnx_model.frame_size, onnx_model.num_frames
-            other = (size[0] * 3 // 2 + 1, size[1] * 3 // 2 + 1)  # exercises the resize
-            clip_sets = {
-                'random': random_clips(verify_clips, frames, size, seed),
-                'resized': random_clips(verify_clips, frames, other, seed + 1, smooth=True)}
-            if verify_frames:
-                try:
-                    clip_sets['real'] = [read_clip(p, onnx_model.geometry)
-                                         for p in verify_frames]
-                except Exception as err:  # noqa: BLE001 - an unreadable video or folder
-                    log(f'--verify-frames: {first_line(err)}')
-                    return 1
-            log(f'verifying {target if verify_only else out} against PyTorch '
-                f'(ONNX Runtime {_ort_version()}, CPU; tolerance {atol:g}):')
-            worst = verify(onnx_model, model, clip_sets, log)
-            worst_parts = None if onnx_parts is None else verify(
-                onnx_parts, model, clip_sets, log, label=' (parts)')
-            for prefix, diffs in (('', worst), ('parts chained, ', worst_parts)):
-                if diffs is not None:
-                    within = all(v <= atol for v in diffs.values())
-                    log(f'{prefix}max abs diff: ' +
-                        '  '.join(f'{k} {v:.2e}' for k, v in diffs.items()) +
-                        f'  → {"OK" if within else "FAILED"} (tolerance {atol:g})')
-                    passed = passed and within
-        else:
-            log('warning: verification skipped (--verify-clips 0)')
-        if verify_only:
-            log(f'{out}{" and its parts" if onnx_parts else ""}: '
-                f'{"verified" if passed else "FAILED verification"}')
-            return 0 if passed else 1
-        if not passed:
-            log(f'{out} not written: the exported model does not match PyTorch')
-            return 1
-        existing = [p for p in tmps if osp.exists(p)]
-        if existing and not overwrite:  # appeared while exporting
-            log(f'{existing[0]} exists; pass --overwrite to replace it')
-            return 1
-        mode = 0o666 & ~_umask()  # mkstemp's 0600 → the usual permissions
-        for path in sorted(tmps, key=lambda p: p == out):  # the main file last
-            os.chmod(tmps[path], mode)
-            os.replace(tmps.pop(path), path)
-        stale = [p for p in part_paths.values() if not parts and osp.exists(p)]
-        for path in stale:
-            os.remove(path)
-        log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB): {spec.num_classes} classes '
-            f'{list(spec.classes)}, frame size {h}x{w}, dynamic batch')
-        if parts:
-            log('wrote the part graphs for streaming: ' + ', '.join(
-                f'{osp.basename(p)} ({osp.getsize(p) / 2**20:.1f} MiB)'
-                for p in part_paths.values()))
-        if stale:
-            log(f'removed the old part graphs {", ".join(map(osp.basename, stale))} (not '
-                'exported with --no-parts)')
-        return 0
-    finally:
-        for tmp in tmps.values():
-            if osp.exists(tmp):
-                os.remove(tmp)
+        return read_clip(path, geometry)
+    except Exception as err:  # noqa: BLE001 - an unreadable video or folder
+        message = first_line(err)
+        raise ExportError(message if path in message else f'{path}: {message}') from err
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _log_written(result: ExportResult, spec, log) -> None:
+    out = result.out
+    h, w = spec.frame_size
+    log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB): {spec.num_classes} classes '
+        f'{list(spec.classes)}, frame size {h}x{w}, dynamic batch')
+    parts = [p for p in result.written if p != out]
+    if parts:
+        log('wrote the part graphs for streaming: ' + ', '.join(
+            f'{osp.basename(p)} ({osp.getsize(p) / 2**20:.1f} MiB)' for p in parts))
 
 
 def _ort_version() -> str:

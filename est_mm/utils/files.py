@@ -82,14 +82,16 @@ class OutputExistsError(FileExistsError):
 
 
 def refuse_existing(paths: Iterable[Optional[str]], overwrite: bool = False,
-                    flag: str = '--overwrite') -> None:
+                    flag: Optional[str] = '--overwrite') -> None:
     """Raise :class:`OutputExistsError` naming the first of ``paths`` that exists, unless
-    ``overwrite``."""
+    ``overwrite``; its message names ``flag`` as the way to replace it (``None``: the caller
+    says what to do)."""
     if overwrite:
         return
     for path in paths:
         if path and osp.lexists(path):
-            raise OutputExistsError(f'{path} exists: pass {flag} to replace it')
+            raise OutputExistsError(f'{path} exists' +
+                                    (f': pass {flag} to replace it' if flag else ''))
 
 
 def work_dir_checkpoints(work_dir: str) -> List[str]:

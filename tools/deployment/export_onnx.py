@@ -82,13 +82,37 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     load_tool_config(args, out_files=[] if args.verify_only else
                      [args.out or osp.splitext(args.checkpoint)[0] + '.onnx'])
-    from est_mm.deploy.onnx_export import export_and_verify
-    return export_and_verify(
-        args.config, args.checkpoint, out=args.out, opset=args.opset,
-        frame_size=args.frame_size, batch=args.batch, verify_clips=args.verify_clips,
-        verify_frames=args.verify_frames, atol=args.atol, overwrite=args.overwrite,
-        verify_only=args.verify_only, cfg_options=args.cfg_options, seed=args.seed,
-        parts=not args.no_parts)
+    from est_mm.deploy.onnx_export import (ExportError, ExportSettings, NoFrameSizeError,
+                                           export_and_verify)
+    from est_mm.utils.files import OutputExistsError
+    settings = ExportSettings(
+        out=args.out, opset=args.opset, frame_size=args.frame_size, batch=args.batch,
+        verify_clips=args.verify_clips, verify_frames=args.verify_frames or (), atol=args.atol,
+        overwrite=args.overwrite, verify_only=args.verify_only, cfg_options=args.cfg_options,
+        seed=args.seed, parts=not args.no_parts)
+    try:
+        result = export_and_verify(args.config, args.checkpoint, settings)
+    except OutputExistsError as err:
+        return fail(f'{err}; pass --overwrite to replace it')
+    except NoFrameSizeError as err:
+        return fail(f'{err}: pass --frame-size H W')
+    except ExportError as err:
+        return fail(str(err))
+    if args.verify_clips == 0:
+        print('warning: verification skipped (--verify-clips 0)')
+    if result.missing_parts:
+        print(f'note: no part graphs next to {result.out} '
+              f'({", ".join(map(osp.basename, result.missing_parts))}); streaming on ONNX '
+              'Runtime needs them: export again with --overwrite')
+    if result.removed:
+        print(f'removed the old part graphs {", ".join(map(osp.basename, result.removed))} '
+              '(not exported with --no-parts)')
+    return 0 if result.passed else 1
+
+
+def fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 1
 
 
 if __name__ == '__main__':
