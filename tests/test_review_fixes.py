@@ -147,3 +147,16 @@ def test_text_renamed_mp4_is_our_line_only(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip() == (f'{path}: cannot open video (not a video, corrupt, or an '
                                    'unsupported format)')
+
+
+def test_batch_with_no_video_names_the_folder_and_the_extensions(tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    (empty / 'notes.txt').write_text('not a video')
+    rc, out, err = batch(str(empty), '--config', CONFIG, '--checkpoint', 'never_read.pth')
+    assert rc == 1 and out == ''
+    from est_mm.datasets.fer_video_dataset import VIDEO_EXTENSIONS
+    assert '.mp4' in VIDEO_EXTENSIONS
+    assert err.strip().splitlines() == [
+        f"no videos found in {empty} (folders are searched recursively for "
+        f"{' '.join(VIDEO_EXTENSIONS)}, any case; names starting with '.' skipped)"]

@@ -40,6 +40,14 @@ def parse_args():
     return args
 
 
+def no_videos_message(inputs, list_file) -> str:
+    """One line: where no video was found and which file names count as videos."""
+    from est_mm.datasets.fer_video_dataset import VIDEO_EXTENSIONS
+    where = list(inputs) + ([f'the list {list_file}'] if list_file else [])
+    return (f"no videos found in {', '.join(where)} (folders are searched recursively for "
+            f"{' '.join(VIDEO_EXTENSIONS)}, any case; names starting with '.' skipped)")
+
+
 def main():
     args = parse_args()
     from est_mm.apis.batch import run_batch
@@ -54,7 +62,7 @@ def main():
     for _, message in found.problems:
         print(message, file=sys.stderr)
     if not found.videos:
-        raise SystemExit('no videos found')
+        raise SystemExit(no_videos_message(args.inputs, args.list))
     try:  # before any work: the output folders, then the model once in this process
         for folder in (args.out_dir, args.vid_out_dir,
                        args.csv and osp.dirname(osp.abspath(args.csv))):
