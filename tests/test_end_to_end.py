@@ -64,7 +64,8 @@ def test_train_checkpoint_test_resume(toy_root, tmp_path):
     for name in ('confusion_matrix.png', 'confusion_matrix.csv', 'fer_report.json'):
         assert len(glob.glob(osp.join(work, '*', name))) == 1, name
 
-    out = run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, '--resume',
+    # extending the finished 1-epoch schedule is another configuration: --force
+    out = run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, '--resume', '--force',
                *data_options(toy_root, epochs=2)])
     assert 'resumed epoch: 1' in out
     assert 'Epoch(train) [1]' not in out.replace('  ', ' ')  # continued, not restarted

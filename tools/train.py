@@ -1,7 +1,8 @@
 """Train an EST (or any mmaction2) model from a config: parse arguments, hand the Config to a
 Runner.
 
-Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite).
+Refuses to start over in a work dir that holds checkpoints unless told (--resume / --overwrite),
+and to resume a checkpoint written under another configuration unless told (--force).
 One line, exit code 1, for: a config file that cannot be read, a ``--cfg-options`` entry that
 cannot work (est_mm.utils.config), a bad checkpoint (unsafe pickle, truncated, missing), a train
 batch of 1 clip that the SSOP branch's BatchNorm cannot train on, a missing or looping data
@@ -25,7 +26,12 @@ def parse_args(argv=None):
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint; without a path, from the latest '
-                        'complete checkpoint in the work dir (starts fresh if there is none)')
+                        'complete checkpoint in the work dir (starts fresh if there is none); '
+                        'refused if the checkpoint was written under another configuration '
+                        '(model, training data, schedule, optimizer, seed)')
+    parser.add_argument('--force', action='store_true',
+                        help='with --resume: resume even a checkpoint written under another '
+                        'configuration (e.g. to extend train_cfg.max_epochs of a finished run)')
     parser.add_argument('--overwrite', action='store_true',
                         help='the work dir holds checkpoints of an earlier run: delete them '
                         '(epoch_*.pth, iter_*.pth, best_*.pth, last_checkpoint) and start over; '
@@ -92,6 +98,9 @@ def check_work_dir(cfg, args):
     if args.resume is not None and args.overwrite:
         raise SystemExit('pass either --resume (continue the earlier run) or --overwrite '
                          '(start over), not both')
+    if args.force and args.resume is None:
+        raise SystemExit('--force goes with --resume (resume a checkpoint written under another '
+                         'configuration)')
     if args.resume is None:
         if work_dir_checkpoints(work_dir):
             if not args.overwrite:
@@ -119,9 +128,22 @@ def check_load_from(cfg):
         check_checkpoint(path)
 
 
+def check_resume(cfg, args):
+    """The checkpoint to resume was written under this configuration (model, training data,
+    schedule, ...), or --force. Every rank checks (files only, no process group)."""
+    from est_mm.engine.resume_check import check_resume_config
+    path = cfg.get('load_from')
+    if not cfg.get('resume') or not path or '://' in str(path) or args.force:
+        return
+    if not check_resume_config(path, cfg) and _rank() == 0:
+        print(f'note: {path} holds no configuration to compare with; resuming it as it is',
+              flush=True)
+
+
 def train(args):
     from est_mm.datasets.integrity import BadSampleError
     from est_mm.models.heads.ssop import SSOPBatchError
+    from est_mm.engine.resume_check import ResumeConfigError
     from est_mm.engine.runner import (build_runner, check_data_roots, check_train_batch,
                                       finish_distributed)
     from est_mm.utils import CheckpointError
@@ -135,8 +157,11 @@ def train(args):
                                                       else []))
         cfg = check_work_dir(cfg, args)
         check_load_from(cfg)
+        check_resume(cfg, args)
         build_runner(cfg, args).train()
         finish_distributed()
+    except ResumeConfigError as err:  # --resume of another run's checkpoint
+        raise SystemExit(f'{err}; pass --force to resume anyway') from None
     except (CheckpointError, SSOPBatchError, ConfigError) as err:  # a bad checkpoint; 1 clip
         raise SystemExit(str(err))  # where SSOP needs 2; a config or --cfg-options that cannot work
     except (ValueError, TypeError) as err:  # a value given with --cfg-options, refused when built
