@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOY_DATA := data/toy_dfew
-TOY_WORK := work_dirs/est_r18_toy
+# not work_dirs/est_r18_toy: that is where `mim train`/tools/train.py put that config's runs by default
+TOY_WORK := work_dirs/make_demo
 
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 # The pinned versions (also what restores them when something else changed them).
