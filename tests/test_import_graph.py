@@ -10,7 +10,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # bottom first; a module belongs to the last (longest) prefix that names it
 LAYERS = (
     ('est_mm.snippet_geometry', 'est_mm.inference_spec', 'est_mm.deploy.onnx_backend',
-     'est_mm.utils.errors'),  # the torch-free core
+     'est_mm.results', 'est_mm.utils.errors'),  # the torch-free core
     ('est_mm.compat', 'est_mm.utils'),
     ('est_mm.video', ),
     ('est_mm.faces', ),

@@ -4,7 +4,6 @@ videos, returning class probabilities, the AA-SFE frame weights and the snippet 
 import copy
 import os.path as osp
 import warnings
-from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -18,41 +17,11 @@ from ..datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
 from ..deploy.onnx_backend import as_rgb
 from ..engine.prepare import prepare_model
 from ..inference_spec import InferenceSpec
+from ..results import VideoResult, WindowResult  # noqa: F401  (importable from here too)
 from ..utils.errors import first_line
 from ..video import VideoFrames
 
 FrameSource = Union[str, np.ndarray, Sequence[np.ndarray]]
-
-
-@dataclass
-class WindowResult:
-    """One EST window: frames [start, end) of the source, its 35 sampled frames and the outputs."""
-    start: int
-    end: int
-    frame_inds: List[int]
-    scores: List[float]
-    label: int
-    label_name: str
-    frame_weights: List[List[float]]  # [n snippets][J frames], AA-SFE weights, rows sum to 1
-    snippet_attention: List[float]  # [n], the decoder's cross-attention, sums to 1
-    start_time: Optional[float] = None
-    end_time: Optional[float] = None
-
-
-@dataclass
-class VideoResult:
-    """Whole-source prediction (mean of the window probabilities) plus the per-window timeline."""
-    source: str
-    num_frames: int
-    fps: Optional[float]
-    classes: List[str]
-    scores: List[float]
-    label: int
-    label_name: str
-    windows: List[WindowResult] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _device(device: Optional[str]) -> torch.device:

@@ -7,31 +7,16 @@ The engine computes through a *parts* object (:class:`TorchParts` for a PyTorch 
 ``window([1, n, d]) -> (probabilities [K], snippet attention [n])``, all numpy float32."""
 import copy
 from collections import deque
-from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from ..apis.inference import WindowResult
+from ..results import WindowRecord
 from ..snippet_geometry import SnippetGeometry
 
 #: frames (HxWx3 uint8 RGB) -> normalised backbone input [B, 3, H, W]
 Preprocess = Callable[[List[np.ndarray]], torch.Tensor]
-
-
-@dataclass
-class WindowRecord(WindowResult):
-    """One window of one ``track``: :class:`~est_mm.apis.inference.WindowResult`'s fields (frames
-    ``[start, end)``, the ``n·J`` sampled frames, the outputs). ``end_time`` is the last frame's
-    timestamp plus its gap to the frame before (``end / fps`` at a constant rate), as a live
-    source cannot know the next frame's; None where a timestamp is unknown."""
-    track: int = 0
-
-    def to_dict(self) -> dict:
-        """The JSON Lines record: ``track`` first, then the window's fields."""
-        data = asdict(self)
-        return dict(track=data.pop('track'), **data)
 
 
 def inferencer_preprocess(inferencer) -> Preprocess:
