@@ -1,7 +1,7 @@
 """What the tools share while parsing arguments, importing nothing heavy (so ``--help`` answers at
 once): numeric types with a lower bound (a bad value is one ``error:`` line, exit 2, before torch
-or est_mm is imported), ``--cfg-options``, ``--launcher`` and the list writers' arguments; after
-parsing, :func:`load_tool_config` reads the config and checks ``--device``."""
+or est_mm is imported), ``--detector``, ``--cfg-options``, ``--launcher`` and the list writers'
+arguments; after parsing, :func:`load_tool_config` reads the config and checks ``--device``."""
 import argparse
 import math
 
@@ -39,6 +39,30 @@ class CfgOptions(argparse.Action):
             DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
         except (AssertionError, ValueError) as err:  # "Imbalanced brackets exist in ..."
             parser.error(f'argument {option_string}: {err}')
+
+
+def detector_names():
+    """The face detectors' names (``est_mm.faces.detectors.FACE_DETECTORS``, the registry's keys,
+    the first the default), read from that file's source: importing it would import est_mm and
+    torch, and ``--help`` must answer at once."""
+    import ast
+    import os.path as osp
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'est_mm', 'faces',
+                    'detectors.py')
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+                and [getattr(t, 'id', None) for t in node.targets] == ['FACE_DETECTORS']):
+            return [ast.literal_eval(key) for key in node.value.keys]
+    raise RuntimeError(f'{path}: no FACE_DETECTORS = {{...}} literal to read the detector names '
+                       'from')
+
+
+def add_detector_option(parser, help='face detector (default: %(default)s)'):
+    """``--detector NAME``, one of :func:`detector_names` (default: the first)."""
+    names = detector_names()
+    parser.add_argument('--detector', default=names[0], choices=names, help=help)
 
 
 def add_cfg_options(parser, example='test_dataloader.dataset.data_root=/data/DFEW'):

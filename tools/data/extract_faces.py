@@ -12,7 +12,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-from tools.argtypes import number  # noqa: E402
+from tools.argtypes import add_detector_option, number  # noqa: E402
 
 DESCRIPTION = """\
 For every video, find the main face (RetinaFace or YuNet detections linked frame to frame by
@@ -56,9 +56,8 @@ def parse_args(argv=None):
     parser.add_argument('--list-root', metavar='DIR',
                         help='folder that relative --list paths start from and that output '
                         'names are taken relative to (default: the list file\'s folder)')
-    parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'],
-                        help='face detector: RetinaFace-mnet0.25 (ONNX, fast on CPU) or '
-                        'YuNet (libfacedetection, slower here) (default: %(default)s)')
+    add_detector_option(parser, help='face detector: RetinaFace-mnet0.25 (ONNX, fast on CPU) '
+                        'or YuNet (libfacedetection, slower here) (default: %(default)s)')
     parser.add_argument('--score-threshold', type=number(float, 0), default=None,
                         help='keep detections scoring above this, 0..1 (default: 0.9 for '
                         'retinaface, 0.5 for yunet)')
