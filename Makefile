@@ -24,10 +24,16 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-test.txt setup.p
 install: $(STAMP)
 
 # .venv still has the pinned versions? (`pip install openmim`, for one, downgrades several.)
-# If not, reinstall the pins and check again.
+# If not, reinstall the pins and check again. pip's output goes to RESTORE_LOG, shown only if the
+# restore fails: pip exits 0 after a good restore but prints ERROR lines about the requirements
+# of what else is installed (openmim's own pins).
+RESTORE_LOG := $(VENV)/restore-pins.log
 check-env: $(STAMP)
 	@$(PY) tools/check_env.py || { echo 'restoring the pinned versions in $(VENV)' >&2; \
-		$(INSTALL_PINS) && $(PY) tools/check_env.py; }
+		{ $(INSTALL_PINS); } >$(RESTORE_LOG) 2>&1 || { cat $(RESTORE_LOG) >&2; \
+			echo 'restoring the pinned versions failed: pip output above' >&2; exit 1; }; \
+		$(PY) tools/check_env.py || { \
+			echo 'pins still not met after the restore; pip output in $(RESTORE_LOG)' >&2; exit 1; }; }
 
 # Generates the toy set once, trains (resuming a finished or interrupted run instead of
 # overwriting it), then tests the last checkpoint and prints WAR/UAR. The run is bitwise the same

@@ -68,3 +68,32 @@ def test_make_demo_fixes_the_thread_count():
     runs = [line for line in out.splitlines()
             if 'tools/train.py' in line or 'tools/test.py' in line]
     assert len(runs) == 2 and all(line.startswith('OMP_NUM_THREADS=2 ') for line in runs), runs
+
+
+@pytest.mark.parametrize('pip_ok', [True, False])
+def test_restoring_the_pins_is_quiet_unless_it_fails(pip_ok, tmp_path):
+    """make check-env's restore with stand-ins for python and pip: pip's resolver complaints
+    (printed even when the restore works) stay in a log unless the restore fails."""
+    if shutil.which('make') is None:
+        pytest.skip('make not installed')
+    fixed, python, log = tmp_path / 'fixed', tmp_path / 'python', tmp_path / 'restore.log'
+    python.write_text(f'#!/bin/sh\n[ -f {fixed} ] && exit 0\n'
+                      'echo "setuptools: 60.2.0 installed, requirements.txt:3 pins '
+                      'setuptools==80.9.0" >&2\nexit 1\n')
+    python.chmod(0o755)
+    noise = ("echo 'ERROR: openmim 0.3.9 requires setuptools<70, but you have setuptools 80.9.0 "
+             "which is incompatible.' >&2")
+    pins = f'{noise}; touch {fixed}' if pip_ok else f'{noise}; false'
+    proc = subprocess.run(['make', '-s', '-o', '.venv/.installed', 'check-env', f'PY={python}',
+                           f'INSTALL_PINS={pins}', f'RESTORE_LOG={log}'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert 'requires setuptools<70' in log.read_text()
+    if pip_ok:
+        assert proc.returncode == 0 and proc.stdout == ''
+        assert proc.stderr.splitlines() == [
+            'setuptools: 60.2.0 installed, requirements.txt:3 pins setuptools==80.9.0',
+            'restoring the pinned versions in .venv']
+    else:
+        assert proc.returncode != 0
+        assert 'requires setuptools<70' in proc.stderr
+        assert 'restoring the pinned versions failed: pip output above' in proc.stderr
