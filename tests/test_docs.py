@@ -22,26 +22,24 @@ def bash(*lines):
 # ---------------------------------------------------------------- commands
 
 
-def test_a_correct_command_with_shell_syntax_around_it_passes():
-    text = bash(
-        '# a comment; the line below has env assignments, a continuation, --opt=value, a pipe',
-        f'OMP_NUM_THREADS=2 FOO="a b" .venv/bin/python tools/train.py {TOY} \\',
-        '    --work-dir=work_dirs/x --resume --cfg-options train_dataloader.batch_size=2  # why',
-        f'cat $FEAT/clip.mp4 | python tools/demo.py - {TOY} CKPT --detect-every 10 --jsonl - 2>&1',
-        f'make demo && $(PY) tools/test.py {TOY} "$(cat work_dirs/x/last_checkpoint)" > out.txt',
-        f'for k in 5 10; do python tools/test.py {TOY} CKPT --cfg-options a.b=$k; done',
-        f'bash tools/dist_train.sh {TOY} 2 [train.py options] --amp',
-        f'GPUS=16 bash tools/slurm_test.sh PARTITION JOB {TOY} CKPT --work-dir w',
-        f'mim train mmaction {TOY} --gpus 2',
-        'python tools/data/extract_faces.py path/to/videos --out data/f --workers N')
-    assert problems(text) == []
-
-
-@pytest.mark.parametrize('line,expected', [
-    (f'python tools/train.py {TOY} --no-such-option', '4: tools/train.py: unknown option '
+GOOD = [  # correct commands, with shell syntax around them
+    '# a comment; the line below has env assignments, a continuation, --opt=value, a pipe',
+    f'OMP_NUM_THREADS=2 FOO="a b" .venv/bin/python tools/train.py {TOY} \\',
+    '    --work-dir=work_dirs/x --resume --cfg-options train_dataloader.batch_size=2  # why',
+    f'cat $FEAT/clip.mp4 | python tools/demo.py - {TOY} CKPT --detect-every 10 --jsonl - 2>&1',
+    f'make demo && $(PY) tools/test.py {TOY} "$(cat work_dirs/x/last_checkpoint)" > out.txt',
+    f'for b in 1 2; do python tools/test.py {TOY} CKPT \\',
+    '    --cfg-options train_dataloader.batch_size=$b; done',
+    f'bash tools/dist_train.sh {TOY} 2 [train.py options] --amp',
+    f'GPUS=16 bash tools/slurm_test.sh PARTITION JOB {TOY} CKPT --work-dir w',
+    f'mim train mmaction {TOY} --gpus 2',
+    'python tools/data/extract_faces.py path/to/videos --out data/f --workers N']
+WRONG = [  # (command, what the one problem reported for it says)
+    (f'python tools/train.py {TOY} --no-such-option', 'tools/train.py: unknown option '
      '--no-such-option'),
     (f'python tools/train.py {TOY} --work-dri w', 'did you mean --work-dir?'),
-    (f'python tools/demo.py v.mp4 {TOY} CKPT --detect-ev 5', '--detect-ev abbreviates --detect-every'),
+    (f'python tools/demo.py v.mp4 {TOY} CKPT --detect-ev 5',
+     '--detect-ev abbreviates --detect-every'),
     (f'python tools/demo.py v.mp4 {TOY} CKPT --detect-every 0', 'argument --detect-every: must '
      'be >= 1, got 0'),
     (f'python tools/demo.py v.mp4 {TOY} CKPT --backend tensorrt', "invalid choice: 'tensorrt'"),
@@ -63,12 +61,36 @@ def test_a_correct_command_with_shell_syntax_around_it_passes():
     (f'bash tools/dist_test.sh {TOY} 2', 'tools/dist_test.sh takes at least 3 arguments, 2 '
      'given'),
     (f'tools/slurm_train.sh P J {TOY} --work-dir', 'argument --work-dir: expected one argument'),
+    (f'python tools/train.py {TOY} --cfg-options model.backbone.pretraind=x.pth',
+     "--cfg-options model.backbone.pretraind=x.pth: ResNet (model.backbone) takes no argument "
+     "'pretraind'; did you mean model.backbone.pretrained?"),
+    (f'python tools/test.py {TOY} CKPT --cfg-options test_dataloader.dataset.pipeline.99.x=1',
+     'pipeline.99'),
     (f'NNODES=2 python -m torch.distributed.run --nproc_per_node 2 tools/train.py {TOY} --bad',
      'unknown option --bad'),
-])
-def test_a_wrong_command_is_reported_with_its_line(line, expected):
-    found = problems(bash(line))
-    assert len(found) == 1 and found[0].startswith('4: ') and expected in found[0], found
+]
+
+
+@pytest.fixture(scope='module')
+def synthetic():
+    """``{line: [message]}`` of one document holding GOOD in a fence, then each WRONG command in
+    a fence of its own (line 6 + len(GOOD) + 3 * i): checked at once, so the tools' parsers and
+    the configs are loaded once for all."""
+    text = bash(*GOOD) + ''.join(f'```bash\n{line}\n```\n' for line, _ in WRONG)
+    found = {}
+    for problem in check_markdown(text):
+        found.setdefault(problem.line, []).append(problem.message)
+    return found
+
+
+def test_correct_commands_with_shell_syntax_around_them_pass(synthetic):
+    assert [(line, m) for line, m in synthetic.items() if line < 4 + len(GOOD)] == []
+
+
+@pytest.mark.parametrize('i', range(len(WRONG)), ids=[line for line, _ in WRONG])
+def test_a_wrong_command_is_reported_with_its_line(i, synthetic):
+    found = synthetic.get(6 + len(GOOD) + 3 * i, [])
+    assert len(found) == 1 and WRONG[i][1] in found[0], found
 
 
 def test_the_line_of_a_continued_command_is_where_it_starts():
@@ -90,6 +112,17 @@ def test_a_tool_command_in_an_unlabeled_fence_is_reported():
                      '```bash so it is checked']
 
 
+def test_code_spans_in_the_text_are_checked_as_fragments():
+    text = ('# T\n\nSee `tools/test.py --dump/--metrics-out`, `tools/demo.py … --detect-evry 5`, '
+            '`make demo`, `est_mm/apis/demo.py::run_demo`, `configs/` and `--any-option`.\n'
+            'But `tools/gone.py`, `make nothing`, `est_mm/gone.py:12` and `mim train mmaction '
+            'configs/gone.py` are not there.\n')
+    assert problems(text) == [
+        '3: tools/demo.py: no option --detect-evry (`tools/demo.py … --detect-evry 5`)',
+        '4: configs/gone.py does not exist', '4: est_mm/gone.py does not exist',
+        '4: make nothing: no such target in the Makefile', '4: tools/gone.py does not exist']
+
+
 def test_changelog_commands_are_not_checked_but_its_links_are(tmp_path):
     (tmp_path / 'CHANGELOG.md').write_text(bash('python tools/gone.py') + '[x](gone.md)\n')
     (tmp_path / 'README.md').write_text('# R\n')
@@ -105,8 +138,8 @@ def test_shell_words_split_like_the_shell():
     assert words == ['A=1', 'python', 'x.py', 'a b', 'c $d', 'e f', '$(cmd "(x)")/y', '--k=[1,2]']
     assert simple_commands(shell_words('a 1 | b 2 && c; d || e & f')) == [
         ['a', '1'], ['b', '2'], ['c'], ['d'], ['e'], ['f']]
-    assert shell_lines('bash', [(1, 'a \\'), (2, '  b'), (3, 'cat <<EOF'), (4, 'x --y'),
-                                (5, 'EOF'), (6, 'c')]) == [(1, 'a    b'), (3, 'cat <<EOF'), (6, 'c')]
+    lines = [(1, 'a \\'), (2, '  b'), (3, 'cat <<EOF'), (4, 'x --y'), (5, 'EOF'), (6, 'c')]
+    assert shell_lines('bash', lines) == [(1, 'a    b'), (3, 'cat <<EOF'), (6, 'c')]
 
 
 def test_launcher_scripts_are_read_from_their_own_lines():

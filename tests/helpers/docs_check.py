@@ -20,7 +20,14 @@ reported, so that a command cannot escape the check by its fence. In the shell l
 - ``make TARGET``: the Makefile has the target; ``mim train|test mmaction CONFIG``: the config
   exists;
 - in any command, a word (or the value after ``=``) that is a repository path (``configs/``,
-  ``tools/``, ``est_mm/``, ``tests/``, ``docs/``, ``requirements*.txt``) exists.
+  ``tools/``, ``est_mm/``, ``tests/``, ``docs/``, ``requirements*.txt``) exists;
+- ``--cfg-options`` of a command naming an existing config merge into it as the tools merge them
+  (``est_mm.utils.config``: no unknown keys, values of the right kind, list indexes in range).
+
+Code spans in the text are fragments (``tools/test.py --dump/--metrics-out``): a span that starts
+with a tool names one that exists and only options it has; ``make X`` and ``mim train mmaction X``
+spans are checked as in fences; a span that is a repository path (``est_mm/apis/demo.py::run``)
+names one that exists. CHANGELOG.md is history: only its links are checked.
 
 Paths of data, checkpoints and outputs (``/data/DFEW``, ``work_dirs/...``, ``CKPT``,
 ``$FEAT/clip.mp4``, ``path/to/...``) are the user's own and not checked for existence; a
@@ -30,7 +37,6 @@ assignments (``OMP_NUM_THREADS=2 python ...``), ``|``, ``&&``, ``||``, ``;``, ``
 redirections and here-documents; ``[train.py options]`` and ``...`` stand for more arguments.
 """
 import glob
-import os
 import os.path as osp
 import re
 import shlex
@@ -43,7 +49,8 @@ from urllib.parse import unquote
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHELL_FENCES = {'bash', 'sh', 'shell', 'zsh'}
 CONSOLE_FENCES = {'console', 'shell-session'}
-REPO_PATH = re.compile(r'(?:\./)?(?:(?:configs|tools|est_mm|tests|docs)/\S*|requirements[\w-]*\.txt)$')
+REPO_PATH = re.compile(r'(?:\./)?(?:(?:configs|tools|est_mm|tests|docs)/\S*|'
+                       r'requirements[\w-]*\.txt)$')
 TOOL_SCRIPT = re.compile(r'(?:\./)?tools/[\w/.-]+\.py$')
 SH_SCRIPT = re.compile(r'(?:\./)?(tools/[\w-]+\.sh)$')
 PYTHON = re.compile(r'(?:\S*/)?python[\d.]*$|\$\(PY(THON)?\)$|\$\{?PY(THON)?\}?$')
@@ -65,10 +72,12 @@ class Problem:
 
 @dataclass
 class Command:
-    """One simple shell command of a document: its words (no expansion) and where it starts."""
+    """One simple shell command of a document: its words (no expansion) and where it starts;
+    ``inline``: written in a code span of the text, where it may be a fragment."""
     path: str
     line: int
     argv: list
+    inline: bool = False
 
 
 class Op(str):
@@ -314,10 +323,27 @@ def simple_commands(words):
                                                    'fi', 'esac', '}')]
 
 
+def inline_commands(path, text):
+    """The code spans of the text that start a command (``tools/<x>.py ...``, ``python tools/...``,
+    ``make X``, ``mim train mmaction X``) or name a repository path, as inline :class:`Command`."""
+    found, outside = [], {n for n, _ in prose(text)}
+    for num, line in enumerate(text.splitlines(), 1):
+        if num not in outside:
+            continue
+        for m in re.finditer(r'(`+)(.+?)\1', line):
+            span = re.sub(r'(\.py|/)(::\S+|:\d+(-\d+)?)\b', r'\1', m.group(2).strip())
+            words = simple_commands(shell_words(span))[:1]
+            if words and (TOOL_SCRIPT.fullmatch(words[0][0]) or PYTHON.fullmatch(words[0][0]) or
+                          words[0][0] in ('make', 'mim') or
+                          (len(words[0]) == 1 and REPO_PATH.fullmatch(words[0][0]))):
+                found.append(Command(path, num, words[0], inline=True))
+    return found
+
+
 def commands(path, text):
-    """``(commands, problems)`` of a markdown file: every simple command of its shell fences, and
-    a problem for each ``tools/`` command written in an unlabeled or ``text`` fence."""
-    found, problems = [], []
+    """``(commands, problems)`` of a markdown file: every simple command of its shell fences and
+    code spans, and a problem for each ``tools/`` command in an unlabeled or ``text`` fence."""
+    found, problems = inline_commands(path, text), []
     for info, _, lines in fences(text):
         if info in SHELL_FENCES or info in CONSOLE_FENCES:
             for num, line in shell_lines(info, lines):
@@ -393,20 +419,18 @@ class Repo:
 
 
 def _placeholder_path(path):
-    return is_placeholder(path) or any(is_placeholder(p) or is_placeholder(osp.splitext(p)[0])
-                                       for p in path.split('/') if p) or bool(re.search(r'[*?[]', path))
+    """A path the user fills in (``configs/MY.py``, ``path/to/x``) or a glob."""
+    return is_placeholder(path) or bool(re.search(r'[*?[]', path)) or any(
+        is_placeholder(p) or is_placeholder(osp.splitext(p)[0]) for p in path.split('/') if p)
 
 
 def _without_placeholders(argv):
     """``argv`` without words that stand for more arguments: ``...`` and ``[train.py options]``."""
     out, bracket = [], False
     for word in argv:
-        if bracket or (word.startswith('[') and '=' not in word and not word.endswith(']')) or \
-                (word.startswith('[') and word.endswith(']') and '=' not in word and ',' not in word):
-            bracket = bracket or not word.endswith(']')
-            bracket = bracket and not word.endswith(']')
-            continue
-        if word not in ('...', '…'):
+        if bracket or (word.startswith('[') and '=' not in word and ',' not in word):
+            bracket = not word.endswith(']')
+        elif word not in ('...', '…'):
             out.append(word)
     return out
 
@@ -455,7 +479,9 @@ def _check_one(cmd, repo):
     sh = SH_SCRIPT.fullmatch(argv[1]) if argv[0] in ('bash', 'sh') and len(argv) > 1 else \
         SH_SCRIPT.fullmatch(argv[0])
     if tool and repo.exists(tool[0]):
-        requests.append((tool[0], tool[1], tool[0]))
+        requests.append((tool[0], None if cmd.inline else tool[1], tool[0]))
+    elif sh and cmd.inline:
+        pass                                   # a launcher's arguments are positional: fragments
     elif sh and repo.exists(sh.group(1)) and repo.script(sh.group(1)):
         name, call = sh.group(1), repo.script(sh.group(1))
         args = argv[argv.index(sh.group(0)) + 1:]
@@ -504,6 +530,16 @@ def parse_with_tools(requests, root=ROOT):
     return json.loads(proc.stdout)
 
 
+def _inline_options(cmd, answer):
+    """Problems of the ``--options`` of a command fragment in a code span (``tools/x.py --a/--b``),
+    ``answer`` being the tool's option strings (or why it has none)."""
+    if isinstance(answer, str):
+        return [answer]
+    words = [w.split('=', 1)[0] for word in cmd.argv for w in word.split('/')]
+    return [f'no option {w} (`{" ".join(cmd.argv)}`)' for w in words
+            if re.fullmatch(r'--?[A-Za-z][\w-]*', w) and w not in answer]
+
+
 def check_commands(cmds, repo=None, parse=parse_with_tools):
     """Problems of ``cmds`` (:class:`Command`), the tools' parsers asked once for all."""
     repo = repo or Repo()
@@ -513,8 +549,11 @@ def check_commands(cmds, repo=None, parse=parse_with_tools):
         problems += found
         requests += [(cmd, tool, args, via) for tool, args, via in asked]
     answers = parse([[tool, args] for _, tool, args, _ in requests]) if requests else []
-    for (cmd, _, _, via), answer in zip(requests, answers):
-        if answer and not _placeholder_value(answer):
+    for (cmd, _, args, via), answer in zip(requests, answers):
+        if args is None:
+            problems += [Problem(cmd.path, cmd.line, f'{via}: {message}')
+                         for message in _inline_options(cmd, answer)]
+        elif answer and not _placeholder_value(answer):
             problems.append(Problem(cmd.path, cmd.line, f'{via}: {answer}'))
     return sorted(set(problems), key=lambda p: (p.path, p.line, p.message))
 

@@ -1,17 +1,24 @@
 """Parses documented command lines with the tools' own argparse parsers, in a process of its own.
 
-stdin: JSON ``[[tool path, [arg, ...]], ...]`` (paths relative to the repository root); stdout:
-JSON, for each entry ``null`` (parses) or the one-line error. A tool's parser is the one its first
+stdin: JSON ``[[tool path, [arg, ...] or null], ...]`` (paths relative to the repository root);
+stdout: JSON, for each entry ``null`` (parses) or the one-line error, or for ``null`` arguments
+the tool's option strings. A tool's parser is the one its first
 ``parse_args``/``parse_known_args`` call is made on, taken from the tool run as ``__main__``
 without doing anything else (nothing is imported beyond what the tool imports before parsing).
-Abbreviated options are refused: docs write them in full."""
+Abbreviated options are refused: docs write them in full. Where the command names a config file
+that exists, its ``--cfg-options`` are merged into it as the tools merge them
+(``est_mm.utils.config``: a key that is not there, a value of the wrong kind, an index past a
+list's end); a placeholder value (``=$K``) is checked as the config's own value."""
 import argparse
 import contextlib
 import difflib
+import io
 import json
 import os
 import runpy
 import sys
+
+from docs_check import is_placeholder
 
 
 class _Captured(BaseException):
@@ -96,12 +103,49 @@ def parse(parser, method, args):
     parser.error, parser.exit = error, leave
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            _, extra = getattr(parser, KNOWN.get(method, method))(args)
+            namespace, extra = getattr(parser, KNOWN.get(method, method))(args)
         if extra:
             return f'unrecognized arguments: {" ".join(extra)}'
     except _ParseError as err:
         return err.args[0] if err.args and err.args[0] else None
-    return None
+    return check_cfg_options(namespace)
+
+
+def _current(cfg, key):
+    """The config's value at a dotted ``key`` (list entries by index), or ``None``."""
+    node = cfg
+    for part in key.split('.'):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif hasattr(node, 'keys') and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def check_cfg_options(namespace):
+    """``None`` or the one line ``est_mm.utils.config`` gives for the command's ``--cfg-options``
+    (or for a note that an option adds a key the config does not have: a likely typo)."""
+    options, config = getattr(namespace, 'cfg_options', None), getattr(namespace, 'config', None)
+    if not options or not isinstance(config, str) or not os.path.isfile(config):
+        return None
+    from est_mm.utils.config import ConfigError, merge_cfg_options, read_config
+    if isinstance(options, list):                        # passed on as words (run_folds.py)
+        from mmengine.config import DictAction
+        parsed = argparse.Namespace()
+        DictAction(['--cfg-options'], 'cfg_options')(None, parsed, options)
+        options = parsed.cfg_options
+    try:
+        cfg = read_config(config)
+        options = {k: (_current(cfg, k) if isinstance(v, str) and is_placeholder(v) and
+                       _current(cfg, k) is not None else v) for k, v in options.items()}
+        notes = io.StringIO()
+        with contextlib.redirect_stderr(notes):
+            merge_cfg_options(cfg, options, config)
+    except ConfigError as err:
+        return str(err)
+    return notes.getvalue().strip().splitlines()[0] if notes.getvalue().strip() else None
 
 
 def main():
@@ -111,7 +155,12 @@ def main():
         if tool not in parsers:
             parsers[tool] = capture_parser(tool)
         found = parsers[tool]
-        answers.append(found if isinstance(found, str) else parse(*found, args))
+        if isinstance(found, str):
+            answers.append(found)
+        elif args is None:
+            answers.append(sorted(s for a in found[0]._actions for s in a.option_strings))
+        else:
+            answers.append(parse(*found, args))
     sys.stdout.write(json.dumps(answers))
 
 
