@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from conftest import PYFEAT_DATA, needs_pyfeat
 
-from est_mm.datasets.face_extraction import TRACK_FILE, extract_video_faces, find_videos
+from est_mm.datasets.face_extraction import (TRACK_FILE, ExtractOptions, extract_video_faces,
+                                             find_videos)
 from est_mm.faces import (NoFaceError, RetinaFaceDetector, YuNetDetector, build_face_detector,
                           crop_face, crop_main_face, detect_video, track_main_face)
 from est_mm.video import VideoFrames, VideoReadError
@@ -273,15 +274,24 @@ def test_import_starts_no_onnx_session():
 def test_extract_video_faces_resume_rules(tmp_path, wolf, detector):
     path = write_video(tmp_path / 'clip.mp4', wolf[:3], fps=24)
     out = str(tmp_path / 'out' / 'clip')
-    first = extract_video_faces(path, out, detector)
+    first = extract_video_faces(path, out, detector=detector)
     assert first['status'] == 'done' and first['frames'] == 3
     assert sorted(os.listdir(out)) == ['1.jpg', '2.jpg', '3.jpg', TRACK_FILE]
-    assert extract_video_faces(path, out, detector)['status'] == 'finished'
+    assert extract_video_faces(path, out, detector=detector)['status'] == 'finished'
     os.remove(osp.join(out, '3.jpg'))
-    assert extract_video_faces(path, out, detector, overwrite=True)['status'] == 'done'
+    assert extract_video_faces(path, out, ExtractOptions(overwrite=True),
+                               detector)['status'] == 'done'
     assert sorted(os.listdir(out)) == ['1.jpg', '2.jpg', '3.jpg', TRACK_FILE]
     assert not osp.exists(out + '.old') and not osp.exists(out + '.tmp')
     foreign = str(tmp_path / 'out' / 'other')
     os.makedirs(foreign)
-    res = extract_video_faces(path, foreign, detector)
+    res = extract_video_faces(path, foreign, detector=detector)
     assert res['status'] == 'failed' and 'not written by extract_faces' in res['error']
+
+
+@pytest.mark.parametrize('bad, word', [(dict(workers=0), 'workers'),
+                                       (dict(detect_every=0), 'detect_every'),
+                                       (dict(margin=0), 'margin')])
+def test_extract_options_refuse_bad_values_before_any_video(bad, word, tmp_path):
+    with pytest.raises(ValueError, match=word):
+        ExtractOptions(**bad)

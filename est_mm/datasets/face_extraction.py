@@ -9,7 +9,7 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -23,8 +23,8 @@ from ..utils.stage_timer import StageTimer
 from ..video.reader import VideoFrames, VideoReadError
 from .fer_video_dataset import VIDEO_EXTENSIONS
 
-__all__ = ['TRACK_FILE', 'FoundVideos', 'find_videos', 'extract_video_faces', 'extract_faces',
-           'format_extract_summary']
+__all__ = ['TRACK_FILE', 'ExtractOptions', 'FoundVideos', 'find_videos', 'extract_video_faces',
+           'extract_faces', 'format_extract_summary']
 
 TRACK_FILE = 'face_track.json'   # written last inside a finished frame folder
 
@@ -148,14 +148,47 @@ def _replace_folder(tmp: str, out_folder: str) -> None:
         os.rename(tmp, out_folder)
 
 
-def extract_video_faces(path: str, out_folder: str,
-                        detector: Union[str, FaceDetector] = 'retinaface', size: int = 224,
-                        margin: float = 1.25, smooth: int = 5, align: bool = False,
-                        detect_every: int = 1, iou_threshold: float = 0.3,
-                        jpeg_quality: int = 95, overwrite: bool = False,
-                        num_threads: int = 1) -> Dict:
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How :func:`extract_faces` finds, crops and writes the faces; ``tools/data/extract_faces.py``
+    fills it from its options of the same names."""
+    detector: str = 'retinaface'  # a name of est_mm.faces.detectors.detector_names()
+    score_threshold: Optional[float] = None  # None: the detector's default
+    max_side: Optional[int] = 640  # detect on frames shrunk to this longer side; None: full size
+    detect_every: int = 1  # detect on every k-th frame (and the last), interpolating between
+    iou_threshold: float = 0.3  # of a box with the track's last one to continue it
+    size: int = 224  # side of the square crops
+    margin: float = 1.25  # crop side = margin x the longer side of the face box
+    smooth: int = 5  # frames of the centred moving average of the box; 0 or 1: off
+    align: bool = False  # rotate each crop so the eyes are level
+    jpeg_quality: int = 95
+    overwrite: bool = False  # redo finished folders
+    workers: int = 1  # processes, each with its own detector
+    progress: bool = True  # a progress bar
+
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ValueError(f'workers must be at least 1, got {self.workers}')
+        if self.detect_every < 1:
+            raise ValueError(f'detect_every must be at least 1, got {self.detect_every}')
+        if self.size < 1 or self.margin <= 0:
+            raise ValueError(f'size and margin must be positive, got {self.size} and '
+                             f'{self.margin}')
+
+    def build_detector(self, num_threads: Optional[int] = None) -> FaceDetector:
+        """The detector these options name (RetinaFace with ``num_threads`` onnxruntime
+        threads; None: its default)."""
+        extra = dict(num_threads=num_threads) if self.detector == 'retinaface' else {}
+        return build_face_detector(self.detector, self.score_threshold, max_side=self.max_side,
+                                   **extra)
+
+
+def extract_video_faces(path: str, out_folder: str, options: Optional[ExtractOptions] = None,
+                        detector: Optional[FaceDetector] = None, num_threads: int = 1) -> Dict:
     """Write the main-face crops of one video as ``out_folder/1.jpg .. N.jpg`` plus
     ``out_folder/face_track.json`` (the :meth:`FaceTrack.to_dict` summary), atomically.
+    ``detector`` (built from ``options`` when None) finds the faces; ``num_threads`` decode the
+    video (0: FFmpeg's choice).
 
     Frames go to ``<out_folder>.tmp/`` first, the JSON last, and the folder is renamed to
     ``out_folder`` only when complete, so an existing ``out_folder`` with the JSON is always a
@@ -166,10 +199,11 @@ def extract_video_faces(path: str, out_folder: str,
         (one line), ``frames``, ``seconds`` (video length), ``timings`` (decode / detect /
         crop_decode / crop / write seconds).
     """
+    opt = options or ExtractOptions()
     timer = StageTimer()
     result = dict(path=path, folder=out_folder, status='failed', error=None, frames=0,
                   seconds=None, timings=timer.seconds)
-    if osp.isdir(out_folder) and not overwrite:
+    if osp.isdir(out_folder) and not opt.overwrite:
         if _is_finished(out_folder):
             result['status'] = 'finished'
         else:
@@ -178,24 +212,15 @@ def extract_video_faces(path: str, out_folder: str,
         return result
     tmp = out_folder.rstrip('/\\') + '.tmp'
     try:
-        detector = build_face_detector(detector)
+        detector = detector or opt.build_detector()
         video = VideoFrames(path, num_threads=num_threads)
-        detections = detect_video(video, detector, detect_every, timer)
+        detections = detect_video(video, detector, opt.detect_every, timer)
         result['frames'], result['seconds'] = len(detections), video.duration
-        track = track_main_face(detections, smooth, iou_threshold, name=path)
-        if osp.isdir(tmp):
-            shutil.rmtree(tmp)
-        os.makedirs(tmp)
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
-        for start, crops in iter_face_crops(video, track, size, margin, align, timer=timer):
-            with timer('write'):
-                for i, crop in enumerate(crops):
-                    dst = osp.join(tmp, f'{start + i + 1}.jpg')
-                    if not cv2.imwrite(dst, np.ascontiguousarray(crop[..., ::-1]), params):
-                        raise OSError(f'{dst}: cannot write image')
+        track = track_main_face(detections, opt.smooth, opt.iou_threshold, name=path)
+        _write_crops(video, track, tmp, opt, timer)
         track.fps, track.frame_size = video.fps, (video.height, video.width)
-        track.settings = face_settings(detector, size, margin, smooth, align, detect_every,
-                                       iou_threshold)
+        track.settings = face_settings(detector, opt.size, opt.margin, opt.smooth, opt.align,
+                                       opt.detect_every, opt.iou_threshold)
         info = track.to_dict()
         info['truncated'] = video.truncated
         with open(osp.join(tmp, TRACK_FILE), 'w', encoding='utf-8') as f:
@@ -214,21 +239,39 @@ def extract_video_faces(path: str, out_folder: str,
     return result
 
 
+def _write_crops(video: VideoFrames, track, folder: str, opt: ExtractOptions,
+                 timer: StageTimer) -> None:
+    """The track's crops as ``folder/1.jpg ..`` (the folder made afresh)."""
+    if osp.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(opt.jpeg_quality)]
+    for start, crops in iter_face_crops(video, track, opt.size, opt.margin, opt.align,
+                                        timer=timer):
+        with timer('write'):
+            for i, crop in enumerate(crops):
+                dst = osp.join(folder, f'{start + i + 1}.jpg')
+                if not cv2.imwrite(dst, np.ascontiguousarray(crop[..., ::-1]), params):
+                    raise OSError(f'{dst}: cannot write image')
+
+
 @functools.lru_cache(maxsize=1)
-def _process_detector(detector_cfg: Tuple[Tuple[str, object], ...]) -> FaceDetector:
+def _process_detector(options: ExtractOptions, num_threads: Optional[int]) -> FaceDetector:
     """One detector per process, built on its first video."""
-    return build_face_detector(**dict(detector_cfg))
+    return options.build_detector(num_threads)
 
 
 @dataclass(frozen=True)
 class _ExtractJob:
     """:func:`extract_video_faces` with fixed settings, callable in a worker process."""
-    detector_cfg: Tuple[Tuple[str, object], ...]
-    options: Tuple[Tuple[str, object], ...]
+    options: ExtractOptions
+    detector_threads: Optional[int]  # onnxruntime threads of each process's detector
+    decode_threads: int
 
     def __call__(self, job: Tuple[str, str]) -> Dict:
-        return extract_video_faces(job[0], job[1], _process_detector(self.detector_cfg),
-                                   **dict(self.options))
+        return extract_video_faces(job[0], job[1], self.options,
+                                   _process_detector(self.options, self.detector_threads),
+                                   self.decode_threads)
 
 
 def _init_worker() -> None:
@@ -238,20 +281,17 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def extract_faces(inputs: Sequence[str], out_dir: str, list_file: Optional[str] = None,
-                  list_root: Optional[str] = None, detector: str = 'retinaface',
-                  score_threshold: Optional[float] = None, max_side: Optional[int] = 640,
-                  size: int = 224, margin: float = 1.25, smooth: int = 5, align: bool = False,
-                  detect_every: int = 1, jpeg_quality: int = 95, workers: int = 1,
-                  overwrite: bool = False, progress: bool = True,
+def extract_faces(inputs: Sequence[str], out_dir: str, options: Optional[ExtractOptions] = None,
+                  list_file: Optional[str] = None, list_root: Optional[str] = None,
                   log: Callable[[str], None] = print) -> Dict:
     """Write DFEW-style face-crop frame folders ``out_dir/<name>/1.jpg..N.jpg`` for many videos.
 
-    Videos come from :func:`find_videos`; each is handled by :func:`extract_video_faces`, in
-    ``workers`` processes (each builds its own detector on first use, with
-    ``cpu_count // workers`` onnxruntime threads). Finished folders are skipped unless
-    ``overwrite``. A video without any face is reported (status ``no_face``) and skipped, not
-    counted as failed; unreadable videos and name collisions are failures.
+    Videos come from :func:`find_videos` (``inputs``, ``list_file``, ``list_root``); each is
+    handled by :func:`extract_video_faces`, in ``options.workers`` processes (each builds its
+    own detector on first use, with ``cpu_count // workers`` onnxruntime threads). Finished
+    folders are skipped unless ``options.overwrite``. A video without any face is reported
+    (status ``no_face``) and skipped, not counted as failed; unreadable videos and name
+    collisions are failures; their lines go to ``log`` (above the progress bar if shown).
 
     Returns:
         dict: ``done``, ``finished``, ``no_face``, ``failed`` (lists of ``(path, message)`` for
@@ -261,12 +301,7 @@ def extract_faces(inputs: Sequence[str], out_dir: str, list_file: Optional[str] 
     """
     from tqdm import tqdm
 
-    if workers < 1:
-        raise ValueError(f'workers must be at least 1, got {workers}')
-    if detect_every < 1:
-        raise ValueError(f'detect_every must be at least 1, got {detect_every}')
-    if size < 1 or margin <= 0:
-        raise ValueError(f'size and margin must be positive, got {size} and {margin}')
+    opt = options or ExtractOptions()
     tic = time.perf_counter()
     videos, problems, skipped = find_videos(inputs, list_file, list_root)
     summary = dict(done=[], finished=[], no_face=[], failed=list(problems),
@@ -275,33 +310,47 @@ def extract_faces(inputs: Sequence[str], out_dir: str, list_file: Optional[str] 
     jobs = []
     for path, name in videos:
         folder = osp.join(out_dir, *name.split('/'))
-        if not overwrite and _is_finished(folder):
+        if not opt.overwrite and _is_finished(folder):
             summary['finished'].append(name)
         else:
             jobs.append((path, folder))
-    cpus = os.cpu_count() or 1
-    threads = max(1, cpus // workers) if workers > 1 else None
-    detector_cfg = dict(name=detector, score_threshold=score_threshold, max_side=max_side)
-    if detector == 'retinaface':
-        detector_cfg['num_threads'] = threads
-    options = dict(size=size, margin=margin, smooth=smooth, align=align,
-                   detect_every=detect_every, jpeg_quality=jpeg_quality, overwrite=overwrite,
-                   num_threads=1 if workers > 1 else 0)
-    run = _ExtractJob(tuple(sorted(detector_cfg.items())), tuple(sorted(options.items())))
+    parallel = opt.workers > 1
+    run = _ExtractJob(opt, max(1, (os.cpu_count() or 1) // opt.workers) if parallel else None,
+                      1 if parallel else 0)
     os.makedirs(out_dir, exist_ok=True)
-    bar = tqdm(total=len(jobs), unit='video', disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(jobs), unit='video', disable=not opt.progress, dynamic_ncols=True)
+    collect = _Collector(summary, out_dir, bar, bar.write if opt.progress else log)
+    try:
+        if opt.workers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                collect(run(job))
+        else:
+            import multiprocessing as mp
+            ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
+            with ctx.Pool(min(opt.workers, len(jobs)), _init_worker) as pool:
+                for res in pool.imap_unordered(run, jobs):
+                    collect(res)
+    finally:
+        bar.close()
+    summary['wall_seconds'] = time.perf_counter() - tic
+    return summary
 
-    def collect(res: Dict):
-        name = osp.relpath(res['folder'], out_dir).replace(os.sep, '/')
+
+class _Collector:
+    """Adds each video's result to the :func:`extract_faces` summary and the progress bar."""
+
+    def __init__(self, summary: Dict, out_dir: str, bar, log: Callable[[str], None]):
+        self.summary, self.out_dir, self.bar, self.log = summary, out_dir, bar, log
+
+    def __call__(self, res: Dict) -> None:
+        summary = self.summary
+        name = osp.relpath(res['folder'], self.out_dir).replace(os.sep, '/')
         status = res['status']
-        if status == 'done':
-            summary['done'].append(name)
-        elif status == 'finished':
-            summary['finished'].append(name)
+        if status in ('done', 'finished'):
+            summary[status].append(name)
         else:
             summary[status].append((res['path'], res['error']))
-            (bar.write if progress else log)(
-                f"{'no face' if status == 'no_face' else 'FAILED'}: {res['error']}")
+            self.log(f"{'no face' if status == 'no_face' else 'FAILED'}: {res['error']}")
         if status == 'done':
             summary['frames'] += res['frames']
             if res['seconds']:
@@ -310,24 +359,9 @@ def extract_faces(inputs: Sequence[str], out_dir: str, list_file: Optional[str] 
                 summary['unknown_fps'] += 1
             for key, sec in res['timings'].items():
                 summary['timings'][key] = summary['timings'].get(key, 0.0) + sec
-        bar.set_postfix(done=len(summary['done']), no_face=len(summary['no_face']),
-                        failed=len(summary['failed']))
-        bar.update(1)
-
-    try:
-        if workers == 1 or len(jobs) <= 1:
-            for job in jobs:
-                collect(run(job))
-        else:
-            import multiprocessing as mp
-            ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-            with ctx.Pool(min(workers, len(jobs)), _init_worker) as pool:
-                for res in pool.imap_unordered(run, jobs):
-                    collect(res)
-    finally:
-        bar.close()
-    summary['wall_seconds'] = time.perf_counter() - tic
-    return summary
+        self.bar.set_postfix(done=len(summary['done']), no_face=len(summary['no_face']),
+                             failed=len(summary['failed']))
+        self.bar.update(1)
 
 
 def format_extract_summary(summary: Dict, workers: int = 1) -> str:

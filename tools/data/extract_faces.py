@@ -111,14 +111,16 @@ def main(argv=None):
     except OSError as err:
         sys.exit(f'error: {err}')
     try:
-        from est_mm.datasets.face_extraction import extract_faces, format_extract_summary
-        summary = extract_faces(
-            args.inputs, args.out, list_file=args.list, list_root=args.list_root,
+        from est_mm.datasets.face_extraction import (ExtractOptions, extract_faces,
+                                                     format_extract_summary)
+        options = ExtractOptions(
             detector=args.detector, score_threshold=args.score_threshold,
-            max_side=args.max_side or None, size=args.size, margin=args.margin,
-            smooth=args.smooth, align=args.align, detect_every=args.detect_every,
-            jpeg_quality=args.jpeg_quality, workers=args.workers, overwrite=args.overwrite,
+            max_side=args.max_side or None, detect_every=args.detect_every, size=args.size,
+            margin=args.margin, smooth=args.smooth, align=args.align,
+            jpeg_quality=args.jpeg_quality, overwrite=args.overwrite, workers=args.workers,
             progress=not args.no_progress)
+        summary = extract_faces(args.inputs, args.out, options, list_file=args.list,
+                                list_root=args.list_root)
     except KeyboardInterrupt:
         print('\ninterrupted: finished folders are kept; run the same command again to resume',
               file=sys.stderr)
