@@ -167,6 +167,19 @@ def test_test_py_uses_the_checkpoints_frame_size_and_says_so(toy_checkpoint, toy
     np.testing.assert_allclose(preds['dfew'], preds['toy'], atol=1e-6)
 
 
+def test_demo_says_the_checkpoints_frame_size_in_one_line(toy_checkpoint, tmp_path):
+    """Python's warning format put the tool's file:line in front and its source line below."""
+    from conftest import write_h264
+    rng = np.random.default_rng(0)
+    video = write_h264(tmp_path / 'clip.mp4',
+                       (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(12)))
+    rc, out, err = run('tools/demo.py', video, DFEW, toy_checkpoint, '--no-face-crop',
+                       '--device', 'cpu', '--out-dir', str(tmp_path / 'out'))
+    assert rc == 0, err[-3000:]
+    assert err.strip().splitlines() == [
+        f"warning: {toy_checkpoint}: using the checkpoint's frame size 64x64 (config: 224x224)"]
+
+
 def test_test_py_refuses_a_checkpoint_of_another_class_count(toy_checkpoint, tmp_path):
     # an existing data folder: test.py checks that before the checkpoint
     rc, out, err = run('tools/test.py', BU3DFE, toy_checkpoint, '--work-dir', str(tmp_path),

@@ -126,3 +126,15 @@ def write_list(write, *args):
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         sys.exit(f'error: {err}')
     print('\n'.join(report))
+
+
+def one_line_warnings() -> None:
+    """Python warnings on stderr as one line each (``warning: <message>``), without the file:line
+    and source line Python's default format adds: est_mm's warnings name their input, and the
+    tool's user has no use for the line of the tool that triggered them."""
+    import warnings
+
+    def show(message, category, filename, lineno, line=None):
+        kind = '' if category is UserWarning else f' ({category.__name__})'
+        return f'warning{kind}: {message}\n'
+    warnings.formatwarning = show

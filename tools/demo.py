@@ -13,7 +13,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import number  # noqa: E402
+from tools.argtypes import number, one_line_warnings  # noqa: E402
 
 
 def parse_args():
@@ -163,6 +163,7 @@ def main_live(args):
 
 def main():
     args = parse_args()
+    one_line_warnings()
     from est_mm.video import source_kind
     live = args.live or source_kind(args.video) != 'file'
     if live:

@@ -9,7 +9,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import add_detector_option, number  # noqa: E402
+from tools.argtypes import add_detector_option, number, one_line_warnings  # noqa: E402
 
 
 def parse_args():
@@ -50,6 +50,7 @@ def no_videos_message(inputs, list_file) -> str:
 
 def main():
     args = parse_args()
+    one_line_warnings()
     from est_mm.apis.batch import run_batch
     from est_mm.utils.files import check_writable_dir
     from est_mm.apis.inference import ESTInferencer

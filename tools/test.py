@@ -17,7 +17,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import add_cfg_options, add_launcher  # noqa: E402
+from tools.argtypes import add_cfg_options, add_launcher, one_line_warnings  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -59,6 +59,7 @@ def fit_checkpoint(cfg, args):
 
 def main():
     args = parse_args()
+    one_line_warnings()
     try:
         run_test(args)
     except KeyboardInterrupt:
