@@ -50,6 +50,7 @@ WRONG = [  # (command, what the one problem reported for it says)
     (f'python tools/no_such_tool.py {TOY}', 'tools/no_such_tool.py does not exist'),
     (f'python tools/demo_batch.py videos --config configs/nope.py --checkpoint C',
      'configs/nope.py does not exist'),
+    ('python tools/train.py est_r18_toy.py', 'the config est_r18_toy.py does not exist'),
     ('make no-such-target', 'make no-such-target: no such target in the Makefile'),
     ('mim train mmaction configs/missing.py', 'configs/missing.py does not exist'),
     ('mim test mmaction own_config.py', 'own_config.py does not exist'),
@@ -171,14 +172,18 @@ def test_links_and_anchors():
             '[a](#demo) [b](#demo-1) [c](#custom) [d](#setext) [e](https://x.org/#nothing)\n'
             '[f](#demo-2) ![g](../docs/missing.png) [h](../README.md#no-such-heading)\n'
             '`[not a link](#in-code)`\n```\n[nor](#this)\n```\n[ref]: ./nothing.md\n'
-            '[i](../Makefile) [j](/README.md) <img src="nope.png">\n')
+            '[i](../Makefile) [j](/README.md) <img src="nope.png">\n'
+            '[![badge](gone.svg)](../README.md "title") [k](<../docs/x y.md>) [l](%20x.md)\n')
     assert problems(text) == [
         "8: link '#demo-2': no heading or anchor #demo-2 in docs/synthetic.md",
         "8: link '../README.md#no-such-heading': no heading or anchor #no-such-heading in "
         "README.md",
         "8: link '../docs/missing.png': ../docs/missing.png does not exist",
         "13: link './nothing.md': ./nothing.md does not exist",
-        "14: link 'nope.png': nope.png does not exist"]
+        "14: link 'nope.png': nope.png does not exist",
+        "15: link '%20x.md':  x.md does not exist",
+        "15: link '../docs/x y.md': ../docs/x y.md does not exist",
+        "15: link 'gone.svg': gone.svg does not exist"]
 
 
 # ---------------------------------------------------------------- the repository's documents

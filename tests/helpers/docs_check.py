@@ -158,8 +158,8 @@ def anchors(text):
     return found
 
 
-LINK = re.compile(r'!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^)\s]+(?:\([^)\s]*\)[^)\s]*)*)'
-                  r'(?:\s+["\'(][^)]*)?\s*\)')
+# the ``](target "title")`` of every inline link and image, also of an image inside a link's text
+LINK = re.compile(r'\]\(\s*(<[^>]*>|[^)\s]+(?:\([^)\s]*\)[^)\s]*)*)(?:\s+["\'(][^)]*)?\s*\)')
 REF_DEF = re.compile(r' {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)')
 HTML_LINK = re.compile(r'<(?:a|img|source|video)\s[^>]*?(?:href|src)\s*=\s*["\']([^"\']+)["\']')
 

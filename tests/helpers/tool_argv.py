@@ -18,7 +18,7 @@ import os
 import runpy
 import sys
 
-from docs_check import is_placeholder
+from docs_check import REPO_PATH, is_placeholder
 
 
 class _Captured(BaseException):
@@ -108,7 +108,7 @@ def parse(parser, method, args):
             return f'unrecognized arguments: {" ".join(extra)}'
     except _ParseError as err:
         return err.args[0] if err.args and err.args[0] else None
-    return check_cfg_options(namespace)
+    return check_config(namespace)
 
 
 def _current(cfg, key):
@@ -124,10 +124,14 @@ def _current(cfg, key):
     return node
 
 
-def check_cfg_options(namespace):
-    """``None`` or the one line ``est_mm.utils.config`` gives for the command's ``--cfg-options``
-    (or for a note that an option adds a key the config does not have: a likely typo)."""
+def check_config(namespace):
+    """``None``, or what is wrong with the command's config (``args.config``: a file that is not
+    there) or its ``--cfg-options`` (the one line ``est_mm.utils.config`` gives, or its note that
+    an option adds a key the config does not have: a likely typo)."""
     options, config = getattr(namespace, 'cfg_options', None), getattr(namespace, 'config', None)
+    if isinstance(config, str) and not os.path.exists(config) and not REPO_PATH.fullmatch(config) \
+            and not is_placeholder(config) and not is_placeholder(os.path.basename(config)):
+        return f'the config {config} does not exist'        # (REPO_PATH ones: docs_check says)
     if not options or not isinstance(config, str) or not os.path.isfile(config):
         return None
     from est_mm.utils.config import ConfigError, merge_cfg_options, read_config
