@@ -169,5 +169,4 @@ def main():
 
 
 if __name__ == '__main__':
-    os.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    main()
+    main()                                  # in the repository root (docs_check runs it there)
