@@ -25,10 +25,10 @@ class WindowResult:
 
 @dataclass
 class WindowRecord(WindowResult):
-    """One window of one ``track``: :class:`~est_mm.apis.inference.WindowResult`'s fields (frames
-    ``[start, end)``, the ``n·J`` sampled frames, the outputs). ``end_time`` is the last frame's
-    timestamp plus its gap to the frame before (``end / fps`` at a constant rate), as a live
-    source cannot know the next frame's; None where a timestamp is unknown."""
+    """One window of one ``track``: :class:`WindowResult`'s fields (frames ``[start, end)``,
+    the ``n·J`` sampled frames, the outputs). ``end_time`` is the last frame's timestamp plus
+    its gap to the frame before (``end / fps`` at a constant rate), as a live source cannot
+    know the next frame's; None where a timestamp is unknown."""
     track: int = 0
 
     def to_dict(self) -> dict:

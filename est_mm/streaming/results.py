@@ -1,18 +1,18 @@
-"""Streaming records -> the inferencer's :class:`~est_mm.apis.inference.VideoResult`, so a file
-run through the streaming engine gets today's JSON, timeline and annotated video."""
+"""Streaming records -> the inferencer's :class:`~est_mm.results.VideoResult`, so a file run
+through the streaming engine gets the same JSON, timeline and annotated video as
+:class:`~est_mm.apis.inference.ESTInferencer`'s results."""
 from typing import Optional, Sequence
 
 import numpy as np
 
-from .engine import WindowRecord
+from ..results import VideoResult, WindowRecord, WindowResult
 
 
 def video_result(records: Sequence[WindowRecord], source: str, num_frames: int,
-                 fps: Optional[float], classes: Sequence[str]):
+                 fps: Optional[float], classes: Sequence[str]) -> VideoResult:
     """One track's records (in order) as a ``VideoResult``: the windows as ``WindowResult``
     and, as :meth:`ESTInferencer.predict`, the mean of their probabilities. Raises ValueError
     for no records or records of several tracks."""
-    from ..apis.inference import VideoResult, WindowResult
     if not records:
         raise ValueError(f'{source}: no window results (the track is shorter than a window, or '
                          'every window missed a crop)')
