@@ -13,6 +13,7 @@ import pytest
 import est_mm  # noqa: F401
 from est_mm.datasets import toy
 from est_mm.datasets.check import check_datasets
+from test_config_loading import CFG, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -206,3 +207,14 @@ def test_workers_must_be_positive():
                            '--deep', '--workers', '0'], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2 and 'argument --workers: must be >= 1, got 0' in done.stderr
+
+
+# --- check_dataset's progress bars -----------------------------------------------------------
+
+@pytest.mark.parametrize('flag', [None, '--progress'])
+def test_check_dataset_bars_only_on_a_terminal_unless_asked(toy_set, flag):
+    rc, out, err = run('tools/data/check_dataset.py', CFG, '--splits', 'test', '--deep',
+                       *([flag] if flag else []), '--cfg-options',
+                       f'test_dataloader.dataset.data_root={toy_set}', timeout=120)
+    assert rc == 0, out + err
+    assert ('decoding every frame' in err) == (flag == '--progress'), err

@@ -12,6 +12,8 @@ import pytest
 import torch
 
 import est_mm  # noqa: F401  (applies est_mm.compat)
+from est_mm.utils import CheckpointError, safe_load_checkpoint
+from test_config_loading import CFG, one_line, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -188,3 +190,38 @@ def test_disk_full_while_saving_is_one_line_with_enospc(tmp_path, monkeypatch):
     assert str(err.value) == f'{path}: cannot save the checkpoint: no space left on device'
     assert err.value.__suppress_context__ and err.value.__cause__ is None
     assert os.listdir(tmp_path) == []
+
+
+# --- an ONNX file as the checkpoint ----------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def onnx_file(module_tmp):
+    """A small real ONNX model (one Relu), as torch.onnx writes them (producer 'pytorch')."""
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node('Relu', ['x'], ['y'])], 'g',
+                              [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, producer_name='pytorch')
+    path = str(module_tmp.mktemp('onnx') / 'est.onnx')
+    onnx.save(model, path)
+    return path
+
+
+def test_onnx_file_as_checkpoint_says_what_it_is(onnx_file, tmp_path):
+    renamed = tmp_path / 'est.pth'  # the name does not decide it
+    renamed.write_bytes(open(onnx_file, 'rb').read())
+    for path in (onnx_file, str(renamed)):
+        with pytest.raises(CheckpointError) as err:
+            safe_load_checkpoint(path)
+        message = str(err.value)
+        assert message.startswith(f'{path}: an ONNX model, not a PyTorch checkpoint: ')
+        assert '--backend onnxruntime' in message and 'safe loading' not in message
+
+
+def test_test_py_with_onnx_checkpoint_is_one_line(onnx_file, tmp_path):
+    rc, _, err = run('tools/test.py', CFG, onnx_file, '--work-dir', str(tmp_path / 'wd'))
+    assert rc == 1
+    last = one_line(err)
+    assert last.startswith(f'{onnx_file}: an ONNX model, not a PyTorch checkpoint') and \
+        'need the .pth checkpoint it was exported from' in last

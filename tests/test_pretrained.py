@@ -12,6 +12,7 @@ import est_mm  # noqa: F401
 from est_mm.utils import torchvision_resnet_state_dict
 from mmaction.registry import MODELS
 from mmaction.utils import register_all_modules
+from test_config_loading import one_line, run
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 register_all_modules()
@@ -75,3 +76,15 @@ def test_converter_refuses_non_resnet_and_existing_output(tmp_path):
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode != 0 and 'exists' in out.stderr
     assert dst.read_bytes() == b'keep me'
+
+
+# --- the ResNet converter on an empty file ---------------------------------------------------
+
+def test_resnet_converter_empty_file_is_one_line(tmp_path):
+    empty = tmp_path / 'resnet18_face.pth'
+    empty.write_bytes(b'')
+    rc, _, err = run('tools/convert/resnet_checkpoint.py', str(empty), str(tmp_path / 'out.pth'),
+                     timeout=120)
+    assert rc == 1
+    assert one_line(err) == f'{empty}: empty file (0 bytes), not a checkpoint'
+    assert not (tmp_path / 'out.pth').exists()

@@ -2,6 +2,7 @@
 127.0.0.1 and piped on stdin gives the same frames and times as :class:`VideoFrames`; rotation
 metadata turns frames upright; unopenable, audio-only, truncated and stalling sources give one
 line or end as documented."""
+import functools
 import http.server
 import os
 import os.path as osp
@@ -308,3 +309,26 @@ def test_readers_turn_pyav_log_callback_off(video):
         av.logging.set_level(av.logging.ERROR)
         read()
         assert av.logging.get_level() is None
+
+
+# --- a URL the server does not have ----------------------------------------------------------
+
+@pytest.fixture
+def http_root(tmp_path):
+    """``http://127.0.0.1:<port>`` serving the empty folder ``tmp_path`` (from a thread)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_404_names_the_http_status(http_root):
+    from est_mm.video.sources import StreamError, open_stream
+    url = f'{http_root}/missing.mp4'
+    with pytest.raises(StreamError) as err:
+        open_stream(url, timeout=10)
+    assert str(err.value) == f'{url}: cannot open (HTTP 404 Not Found)'

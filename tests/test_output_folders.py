@@ -1,0 +1,49 @@
+"""An output folder that cannot be written (est_mm.utils.files.check_writable_dir) is one line,
+before anything is loaded or written."""
+import pytest
+
+from est_mm.utils.files import check_writable_dir
+from test_config_loading import CFG, one_line, run
+
+# --- output folders that cannot be written ---------------------------------------------------
+
+def test_check_writable_dir(tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    with pytest.raises(OSError, match=rf'^{blocker}/out: cannot write to this folder '
+                       r'\(Not a directory\)$'):
+        check_writable_dir(str(blocker / 'out'))
+    with pytest.raises(OSError, match='Not a directory'):
+        check_writable_dir(str(blocker / 'out' / 'deeper'), create=False)
+    check_writable_dir(str(tmp_path / 'new' / 'deeper'), create=False)
+    assert not (tmp_path / 'new').exists()  # create=False creates nothing
+    check_writable_dir(str(tmp_path / 'made'))
+    assert (tmp_path / 'made').is_dir()
+
+
+def test_test_py_unwritable_dump_folder_before_anything(tmp_path):
+    """The folder is refused before the checkpoint (absent here) is even looked at."""
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    rc, _, err = run('tools/test.py', CFG, str(tmp_path / 'absent.pth'), '--work-dir',
+                     str(tmp_path / 'wd'), '--dump', str(blocker / 'preds.pkl'))
+    assert rc == 1
+    assert one_line(err) == f'{blocker}: cannot write to this folder (Not a directory)'
+
+
+def test_extract_faces_unwritable_out_before_any_video(tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    rc, _, err = run('tools/data/extract_faces.py', str(tmp_path / 'absent.mp4'), '--out',
+                     str(blocker / 'faces'))
+    assert rc == 1
+    assert one_line(err) == f'error: {blocker}/faces: cannot write to this folder (Not a directory)'
+
+
+def test_analysis_tool_unwritable_json_folder(tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    rc, _, err = run('tools/analysis/complexity.py', CFG, '--throughput-iters', '0', '--json',
+                     str(blocker / 'report.json'))
+    assert rc == 1
+    assert one_line(err) == f'{blocker}: cannot write to this folder (Not a directory)'
