@@ -99,12 +99,14 @@ def test_the_line_of_a_continued_command_is_where_it_starts():
     assert [f.split(':')[0] for f in found] == ['5']
 
 
-def test_console_fences_check_only_prompt_lines_and_other_fences_are_not_commands():
+def test_console_fences_check_prompt_lines_and_python_fences_only_paths():
     text = ('```console\n$ python tools/train.py configs/est_r18_toy.py --bad\n'
             'python tools/train.py this is output, --not checked\n```\n'
-            '```python\nos.system("python tools/train.py --bad")\n```\n')
+            '```python\nos.system("python tools/train.py --bad")\n'
+            "ESTInferencer('configs/est_r18_toy.py', 'configs/gone.py')\n```\n")
     found = problems(text)
-    assert len(found) == 1 and found[0].startswith('2: ') and '--bad' in found[0]
+    assert found[0].startswith('2: ') and '--bad' in found[0]
+    assert found[1:] == ['7: configs/gone.py does not exist'], found
 
 
 def test_a_tool_command_in_an_unlabeled_fence_is_reported():

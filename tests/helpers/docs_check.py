@@ -340,15 +340,21 @@ def inline_commands(path, text):
     return found
 
 
-def commands(path, text):
+def commands(path, text, root=ROOT):
     """``(commands, problems)`` of a markdown file: every simple command of its shell fences and
-    code spans, and a problem for each ``tools/`` command in an unlabeled or ``text`` fence."""
+    code spans; a problem for each ``tools/`` command in an unlabeled or ``text`` fence and for
+    each quoted repository path in a ``python`` fence that does not exist."""
     found, problems = inline_commands(path, text), []
     for info, _, lines in fences(text):
         if info in SHELL_FENCES or info in CONSOLE_FENCES:
             for num, line in shell_lines(info, lines):
                 found.extend(Command(path, num, argv) for argv in
                              simple_commands(shell_words(line)))
+        elif info in ('python', 'py', 'python3'):
+            problems += [Problem(path, num, f'{m.group(2)} does not exist')
+                         for num, line in lines for m in re.finditer(r'([\'"])([^\'"\s]+)\1', line)
+                         if REPO_PATH.fullmatch(m.group(2)) and not _placeholder_path(m.group(2))
+                         and not osp.exists(osp.join(root, m.group(2)))]
         elif info in ('', 'text', 'txt', 'none', 'plain'):
             for num, line in lines:
                 if re.match(r'\s*(?:\$ )?(?:\S*python[\d.]*\s+(?:\S+\s+)*?tools/\S+\.py|'
@@ -576,7 +582,7 @@ def check_docs(files, root=ROOT, parse=parse_with_tools):
             text = f.read()
         out[path] = check_links(path, text, root)
         if with_commands:
-            found, problems = commands(path, text)
+            found, problems = commands(path, text, root)
             cmds += found
             out[path] += problems
     for problem in check_commands(cmds, repo, parse):
@@ -586,6 +592,6 @@ def check_docs(files, root=ROOT, parse=parse_with_tools):
 
 def check_markdown(text, path='docs/synthetic.md', root=ROOT):
     """Every problem of one markdown string, as if it were the file ``path`` (for tests)."""
-    found, problems = commands(path, text)
+    found, problems = commands(path, text, root)
     return sorted(check_links(path, text, root) + problems + check_commands(found, Repo(root)),
                   key=lambda p: (p.line, p.message))
