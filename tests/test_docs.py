@@ -3,10 +3,12 @@ that tool's own argparse parser and names configs, tools and Makefile targets th
 relative link and #anchor resolves (what counts and how: tests/helpers/docs_check.py). The first
 tests check the checker on small markdown strings; the last ones check the real files, one case
 per file, each problem as ``file:line: what``."""
+import os.path as osp
+
 import pytest
 
-from helpers.docs_check import (Repo, check_docs, check_markdown, commands, doc_files, shell_lines,
-                                shell_words, simple_commands, slug)
+from helpers.docs_check import (ROOT, Repo, check_docs, check_markdown, commands, doc_files,
+                                shell_lines, shell_words, simple_commands, slug)
 
 TOY = 'configs/est_r18_toy.py'
 
@@ -204,8 +206,7 @@ def test_the_documents_are_found_and_their_commands_seen():
     seen = set()
     for path, with_commands in FILES:
         if with_commands:
-            with open(path if path.startswith('/') else f'{Repo().root}/{path}',
-                      encoding='utf-8') as f:
+            with open(osp.join(ROOT, path), encoding='utf-8') as f:
                 seen.update(' '.join(c.argv[:2]) for c in commands(path, f.read())[0])
     assert {'make demo', 'python tools/train.py', 'python tools/test.py'} <= seen, seen
 
