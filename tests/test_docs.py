@@ -112,8 +112,9 @@ def test_console_fences_check_prompt_lines_and_python_fences_only_paths():
 
 
 def test_a_tool_command_in_an_unlabeled_fence_is_reported():
-    found = problems(f'```\npython tools/train.py {TOY}\n```\n')
-    assert found == ['2: a tools/ command in a fence that is not labeled as shell: label it '
+    found = problems(f'```\ntools/train.py       a layout line\npython runs tools/x.py\n'
+                     f'python tools/train.py {TOY}\n```\n')
+    assert found == ['4: a tools/ command in a fence that is not labeled as shell: label it '
                      '```bash so it is checked']
 
 

@@ -357,8 +357,8 @@ def commands(path, text, root=ROOT):
                          and not osp.exists(osp.join(root, m.group(2)))]
         elif info in ('', 'text', 'txt', 'none', 'plain'):
             for num, line in lines:
-                if re.match(r'\s*(?:\$ )?(?:\S*python[\d.]*\s+(?:\S+\s+)*?tools/\S+\.py|'
-                            r'(?:bash\s+)?tools/\S+\.sh)\b', line):
+                if re.match(r'\s*(?:\$ )?(?:[A-Z_]+=\S*\s+)*(?:\S*python[\d.]*\s+(?:-\S+\s+)*'
+                            r'tools/\S+\.py|(?:bash|sh)\s+tools/\S+\.sh)\b', line):
                     problems.append(Problem(path, num, 'a tools/ command in a fence that is not '
                                             'labeled as shell: label it ```bash so it is checked'))
     return found, problems
