@@ -173,12 +173,13 @@ def test_heading_slugs_are_githubs(heading, anchor):
 
 
 def test_links_and_anchors():
-    text = ('# Demo\n## Demo\n<a id="custom"></a>\n\nSetext\n---\n'
+    text = ('# Demo\n## Demo ##\n<a id="custom"></a>\n\nSetext\n---\n'
             '[a](#demo) [b](#demo-1) [c](#custom) [d](#setext) [e](https://x.org/#nothing)\n'
             '[f](#demo-2) ![g](../docs/missing.png) [h](../README.md#no-such-heading)\n'
             '`[not a link](#in-code)`\n```\n[nor](#this)\n```\n[ref]: ./nothing.md\n'
             '[i](../Makefile) [j](/README.md) <img src="nope.png">\n'
-            '[![badge](gone.svg)](../README.md "title") [k](<../docs/x y.md>) [l](%20x.md)\n')
+            '[![badge](gone.svg)](../README.md "title") [k](<../docs/x y.md>) [l](%20x.md)\n'
+            '### C# and F#\n[m](#c-and-f) [n](#c-and-f-1)\n')
     assert problems(text) == [
         "8: link '#demo-2': no heading or anchor #demo-2 in docs/synthetic.md",
         "8: link '../README.md#no-such-heading': no heading or anchor #no-such-heading in "
@@ -188,7 +189,8 @@ def test_links_and_anchors():
         "14: link 'nope.png': nope.png does not exist",
         "15: link '%20x.md':  x.md does not exist",
         "15: link '../docs/x y.md': ../docs/x y.md does not exist",
-        "15: link 'gone.svg': gone.svg does not exist"]
+        "15: link 'gone.svg': gone.svg does not exist",
+        "17: link '#c-and-f-1': no heading or anchor #c-and-f-1 in docs/synthetic.md"]
 
 
 # ---------------------------------------------------------------- the repository's documents

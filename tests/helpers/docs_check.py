@@ -142,8 +142,8 @@ def anchors(text):
     lines = prose(text)
     raw = text.splitlines()
     for i, (num, line) in enumerate(lines):
-        m = re.match(r' {0,3}(#{1,6})\s+(.*?)\s*#*\s*$', raw[num - 1])
-        heading = m.group(2) if m else None
+        m = re.fullmatch(r' {0,3}#{1,6}(?:\s+(.*?))?(?:\s+#+)?\s*', raw[num - 1])
+        heading = (m.group(1) or '') if m else None
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         if heading is None and line.strip() and nxt and nxt[0] == num + 1 and \
                 re.fullmatch(r' {0,3}(=+|-+)\s*', nxt[1]) and not re.match(r'\s*[-*+]\s', line):
