@@ -26,12 +26,26 @@ def snippet_spans(window, geometry=None):
 
 
 MAX_HEAT_COLUMNS, MAX_HEAT_ROWS = 1200, 150
+TIMELINE_DPI = 110
 
 
 def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional[str] = None,
                   times: Optional[np.ndarray] = None):
-    """Writes a PNG: top, each class's probability per window over time (overall label in the
-    title); bottom, the snippet attention of every window painted over the frames it covers.
+    """Writes :func:`timeline_figure` as a PNG at ``path`` (atomically) and returns ``path``."""
+    import matplotlib.pyplot as plt
+    fig = timeline_figure(result, geometry, title, times)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path + '.tmp.png', dpi=TIMELINE_DPI)
+    plt.close(fig)
+    os.replace(path + '.tmp.png', path)
+    return path
+
+
+def timeline_figure(result: VideoResult, geometry=None, title: Optional[str] = None,
+                    times: Optional[np.ndarray] = None):
+    """The timeline as a matplotlib Figure, laid out (Agg): top, each class's probability per
+    window over time (overall label in the title); bottom, the snippet attention of every window
+    painted over the frames it covers.
     ``geometry``: the test-time snippet geometry, a SnippetGeometry or anything with a
     ``.geometry`` (the inferencer's SnippetSampling, an ONNXModel); None: the defaults.
     ``times``: the start of every frame and the end of the last, ``[num_frames + 1]`` seconds
@@ -48,9 +62,28 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
     geometry = _geometry(geometry)
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
                                   gridspec_kw=dict(height_ratios=[3, 1.3]))
+    _plot_probabilities(ax, result, times, plt.cm.tab10)
+    ax.set_title(title or f'{osp.basename(result.source)}: {result.label_name} '
+                 f'({100 * max(result.scores):.0f} %) — {len(result.windows)} window(s)')
+    heat, row_edges, edges = _attention_heat(result, geometry, total)
+    im = ax2.pcolormesh(times[edges], row_edges, np.ma.masked_invalid(heat), cmap='magma',
+                        vmin=0, vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
+    ax2.set_ylim(len(result.windows), 0)
+    ax2.set_ylabel('window')
+    ax2.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax2.set_xlabel(f'time ({unit})')
+    ax2.set_title(f'decoder attention over the {geometry.num_snippets} snippets of each window',
+                  fontsize=9)
+    fig.colorbar(im, ax=ax2, fraction=0.03, pad=0.01)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_probabilities(ax, result: VideoResult, times: np.ndarray, cmap) -> None:
+    """Each class's probability per window at the window's centre, windows shaded by label."""
     centres = np.array([(times[w.start] + times[w.end]) / 2 for w in result.windows])
     scores = np.array([w.scores for w in result.windows])
-    colours = plt.cm.tab10(np.arange(len(result.classes)) % 10)
+    colours = cmap(np.arange(len(result.classes)) % 10)
     for k, name in enumerate(result.classes):
         ax.plot(centres, scores[:, k], '-o' if len(centres) < 40 else '-', ms=4, lw=1.8,
                 color=colours[k], label=name)
@@ -63,12 +96,13 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
     ax.set_ylabel('probability')
     ax.legend(ncol=min(len(result.classes), 6), fontsize=8, loc='upper right', framealpha=0.8)
     ax.grid(alpha=0.3)
-    ax.set_title(title or f'{osp.basename(result.source)}: {result.label_name} '
-                 f'({100 * max(result.scores):.0f} %) — {len(result.windows)} window(s)')
-    # snippet attention: one row per window, each snippet's weight over the frames it covers
-    # at most MAX_HEAT_COLUMNS x MAX_HEAT_ROWS cells (about the axes' pixels), each the largest
-    # weight in it: windows x frames cells grew with the square of a video's length (10 minutes:
-    # +700 MB peak memory)
+
+
+def _attention_heat(result: VideoResult, geometry: SnippetGeometry, total: int):
+    """(heat [rows, columns], row edges in windows, column edges in frames): each snippet's
+    weight over the frames it covers, one row per window, binned to at most MAX_HEAT_COLUMNS x
+    MAX_HEAT_ROWS cells (about the axes' pixels), each the largest weight in it: windows x
+    frames cells grew with the square of a video's length (10 minutes: +700 MB peak memory)."""
     edges = np.unique(np.linspace(0, total, min(total, MAX_HEAT_COLUMNS) + 1).astype(int))
     num = len(result.windows)
     row_edges = np.unique(np.linspace(0, num, min(num, MAX_HEAT_ROWS) + 1).astype(int))
@@ -80,22 +114,7 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
         for (a, b), att in zip(snippet_spans(w, geometry), w.snippet_attention):
             row[a:b] = np.fmax(row[a:b], att)
         heat[group[r]] = np.fmax(heat[group[r]], np.fmax.reduceat(row, edges[:-1]))
-    im = ax2.pcolormesh(times[edges], row_edges,
-                        np.ma.masked_invalid(heat), cmap='magma', vmin=0,
-                        vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
-    ax2.set_ylim(len(result.windows), 0)
-    ax2.set_ylabel('window')
-    ax2.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax2.set_xlabel(f'time ({unit})')
-    ax2.set_title(f'decoder attention over the {geometry.num_snippets} snippets of each window',
-                  fontsize=9)
-    fig.colorbar(im, ax=ax2, fraction=0.03, pad=0.01)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path + '.tmp.png', dpi=110)
-    plt.close(fig)
-    os.replace(path + '.tmp.png', path)
-    return path
+    return heat, row_edges, edges
 
 
 def frame_labels(result: VideoResult) -> list:
