@@ -1,10 +1,11 @@
-"""The timeline PNG of a long video: memory that does not grow with windows x frames."""
+"""The timeline PNG: one time axis shared and labelled by both panels, window rows numbered 1..N,
+and memory that does not grow with windows x frames on a long video."""
 import tracemalloc
 
 import numpy as np
 
 from est_mm.apis.inference import VideoResult, WindowResult
-from est_mm.apis.visualize import plot_timeline
+from est_mm.apis.visualize import plot_timeline, timeline_figure
 
 
 def long_result(num_frames=18000, window=105, stride=52, classes=7):
@@ -45,3 +46,42 @@ def test_timeline_memory_stops_growing_with_the_video(tmp_path):
     assert long < 1.25 * short, (short / 2 ** 20, long / 2 ** 20)
     import matplotlib.image
     assert matplotlib.image.imread(str(tmp_path / 'thirty.png')).shape[1] > 1000
+
+
+def panels(fig):
+    """(probability axes, attention axes, colour bar axes) of a drawn timeline figure."""
+    import matplotlib.pyplot as plt
+    fig.canvas.draw()
+    plt.close(fig)
+    by_label = {ax.get_ylabel(): ax for ax in fig.axes}
+    top, bottom = by_label.pop('probability'), by_label.pop('window')
+    (colour_bar, ) = by_label.values()
+    return top, bottom, colour_bar
+
+
+def shown_tick_labels(axis_labels):
+    return [t.get_text() for t in axis_labels if t.get_visible() and t.get_text()]
+
+
+def test_timeline_panels_share_one_labelled_time_axis_beside_the_colour_bar():
+    result = long_result(525)  # 17.5 s at 30 fps, 9 windows
+    assert len(result.windows) == 9
+    top, bottom, colour_bar = panels(timeline_figure(result))
+    assert top.get_xlim() == bottom.get_xlim() == (0.0, 17.5)
+    a, b = top.get_window_extent(), bottom.get_window_extent()  # figure pixels (the PNG's)
+    assert abs(a.x0 - b.x0) < 1 and abs(a.x1 - b.x1) < 1, (a, b)
+    assert colour_bar.get_window_extent().x0 > max(a.x1, b.x1)  # beside both, narrowing neither
+    times = shown_tick_labels(top.get_xticklabels())
+    assert len(times) >= 3 and times == shown_tick_labels(bottom.get_xticklabels())
+    assert top.get_xlabel() == bottom.get_xlabel() == 'time (s)'
+
+
+def test_timeline_window_rows_are_numbered_from_1():
+    top, bottom, _ = panels(timeline_figure(long_result(525)))
+    assert [t.get_text() for t in bottom.get_yticklabels()] == [str(k) for k in range(1, 10)]
+    np.testing.assert_allclose(bottom.get_yticks(), np.arange(9) + 0.5)  # the rows' centres
+    assert sorted(bottom.get_ylim()) == [0, 9]
+    top, bottom, _ = panels(timeline_figure(long_result(3000)))  # 56 windows: some labelled
+    labels = [t.get_text() for t in bottom.get_yticklabels()]
+    assert labels[0] == '1' and labels[-1] == '56' and 3 <= len(labels) <= 8, labels
+    np.testing.assert_allclose(bottom.get_yticks(), [int(k) - 0.5 for k in labels])

@@ -45,7 +45,8 @@ def timeline_figure(result: VideoResult, geometry=None, title: Optional[str] = N
                     times: Optional[np.ndarray] = None):
     """The timeline as a matplotlib Figure, laid out (Agg): top, each class's probability per
     window over time (overall label in the title); bottom, the snippet attention of every window
-    painted over the frames it covers.
+    (rows 1..N) painted over the frames it covers. Both panels share one time axis, labelled on
+    both; the colour bar has a column of its own, so it narrows neither panel.
     ``geometry``: the test-time snippet geometry, a SnippetGeometry or anything with a
     ``.geometry`` (the inferencer's SnippetSampling, an ONNXModel); None: the defaults.
     ``times``: the start of every frame and the end of the last, ``[num_frames + 1]`` seconds
@@ -60,22 +61,25 @@ def timeline_figure(result: VideoResult, geometry=None, title: Optional[str] = N
     if times is None:
         times = np.arange(total + 1) / (result.fps or 1.0)
     geometry = _geometry(geometry)
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
-                                  gridspec_kw=dict(height_ratios=[3, 1.3]))
+    fig = plt.figure(figsize=(11, 5.5), dpi=TIMELINE_DPI, layout='constrained')
+    grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.3], width_ratios=[1, 0.015],
+                            wspace=0.02)
+    ax = fig.add_subplot(grid[0, 0])
+    ax2 = fig.add_subplot(grid[1, 0], sharex=ax)
     _plot_probabilities(ax, result, times, plt.cm.tab10)
     ax.set_title(title or f'{osp.basename(result.source)}: {result.label_name} '
                  f'({100 * max(result.scores):.0f} %) — {len(result.windows)} window(s)')
     heat, row_edges, edges = _attention_heat(result, geometry, total)
     im = ax2.pcolormesh(times[edges], row_edges, np.ma.masked_invalid(heat), cmap='magma',
                         vmin=0, vmax=np.nanmax(heat) if np.isfinite(heat).any() else 1)
-    ax2.set_ylim(len(result.windows), 0)
-    ax2.set_ylabel('window')
-    ax2.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax2.set_xlabel(f'time ({unit})')
+    _label_window_rows(ax2, len(result.windows))
     ax2.set_title(f'decoder attention over the {geometry.num_snippets} snippets of each window',
                   fontsize=9)
-    fig.colorbar(im, ax=ax2, fraction=0.03, pad=0.01)
-    fig.tight_layout()
+    ax.set_xlim(times[0], times[-1])
+    for axes in (ax, ax2):  # the shared axis, labelled on both panels
+        axes.tick_params(labelbottom=True)
+        axes.set_xlabel(f'time ({unit})')
+    fig.colorbar(im, cax=fig.add_subplot(grid[1, 1]))
     return fig
 
 
@@ -115,6 +119,21 @@ def _attention_heat(result: VideoResult, geometry: SnippetGeometry, total: int):
             row[a:b] = np.fmax(row[a:b], att)
         heat[group[r]] = np.fmax(heat[group[r]], np.fmax.reduceat(row, edges[:-1]))
     return heat, row_edges, edges
+
+
+def _label_window_rows(ax, num: int) -> None:
+    """Rows 0..num of the attention map, window k in [k-1, k): ticks at the row centres labelled
+    1..num (all up to 10 windows, else about 5 of them, the first and last included)."""
+    import matplotlib.ticker as ticker
+    if num <= 10:
+        numbers = np.arange(1, num + 1)
+    else:
+        inner = ticker.MaxNLocator(nbins=4, integer=True).tick_values(1, num)
+        inner = [k for k in inner if 1 + num * 0.15 < k < num * 0.85]  # apart from 1 and num
+        numbers = np.array([1, *inner, num], dtype=int)
+    ax.set_yticks(numbers - 0.5, [str(k) for k in numbers])
+    ax.set_ylim(num, 0)
+    ax.set_ylabel('window')
 
 
 def frame_labels(result: VideoResult) -> list:
