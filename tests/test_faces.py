@@ -292,6 +292,6 @@ def test_extract_video_faces_resume_rules(tmp_path, wolf, detector):
 @pytest.mark.parametrize('bad, word', [(dict(workers=0), 'workers'),
                                        (dict(detect_every=0), 'detect_every'),
                                        (dict(margin=0), 'margin')])
-def test_extract_options_refuse_bad_values_before_any_video(bad, word, tmp_path):
+def test_extract_options_refuse_bad_values_before_any_video(bad, word):
     with pytest.raises(ValueError, match=word):
         ExtractOptions(**bad)

@@ -31,6 +31,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -318,16 +319,36 @@ def time_loading(pipeline: Sequence, sources: Sequence[str], key: str, reps: int
 # ------------------------------------------------------------------ the whole benchmark
 
 
-def run_benchmark(config: str = 'configs/est_r18_dfew.py', frame_size: int = 112,
-                  batch: int = 2, iters: int = 5, warmup: int = 1, device: str = 'cpu',
-                  amp: bool = False, cfg_options: Optional[dict] = None, memory: bool = True,
-                  loading: bool = True, num_clips: int = 3, clip_frames: int = 90,
-                  log=print) -> Dict:
+@dataclass
+class BenchmarkOptions:
+    """What :func:`run_benchmark` measures and how; ``tools/analysis/benchmark.py`` fills it from
+    its options of the same names."""
+    frame_size: int = 112  # side of the square random frames
+    batch: int = 2  # clips per step (>= 2: the SSOP branch's BatchNorm trains on 2 clips)
+    iters: int = 5  # timed steps per model
+    warmup: int = 1  # untimed steps first
+    device: str = 'cpu'
+    amp: bool = False  # float16 autocast (CUDA only)
+    cfg_options: Optional[dict] = None
+    memory: bool = True  # peak memory, each case in its own process
+    loading: bool = True  # time the data loading pipeline on written clips
+    num_clips: int = 3  # clips written for the loading timing
+    clip_frames: int = 90  # frames of each
+
+    def __post_init__(self):
+        if self.amp and not self.device.startswith('cuda'):
+            raise ValueError('--amp needs a CUDA device (float16 autocast)')
+        if self.batch < 2:
+            raise ValueError('batch must be >= 2: the SSOP branch\'s BatchNorm needs 2 clips to '
+                             'train')
+
+
+def run_benchmark(config: str = 'configs/est_r18_dfew.py',
+                  options: Optional[BenchmarkOptions] = None, log=print) -> Dict:
     """Runs everything the module docstring lists and returns a JSON-ready dict."""
-    if amp and not device.startswith('cuda'):
-        raise ValueError('--amp needs a CUDA device (float16 autocast)')
-    if batch < 2:
-        raise ValueError('batch must be >= 2: the SSOP branch\'s BatchNorm needs 2 clips to train')
+    o = options or BenchmarkOptions()
+    frame_size, batch, iters, warmup = o.frame_size, o.batch, o.iters, o.warmup
+    device, amp, cfg_options = o.device, o.amp, o.cfg_options
     cfg = load_config(config, cfg_options)
     models = build_pair(cfg)
     frames = frames_per_clip(models['EST'])
@@ -362,7 +383,7 @@ def run_benchmark(config: str = 'configs/est_r18_dfew.py', frame_size: int = 112
     for m in (est, tsn):
         m['infer_clips_per_s'] = batch / m['infer_s']
         m['infer_frames_per_s'] = batch * frames / m['infer_s']
-    if memory:
+    if o.memory:
         for name in ('EST', 'TSN'):
             for what, key in (('train_step', 'train_peak_mem'), ('infer', 'infer_peak_mem')):
                 log(f'peak memory: {name} {what} (subprocess) ...')
@@ -370,13 +391,13 @@ def run_benchmark(config: str = 'configs/est_r18_dfew.py', frame_size: int = 112
                                    amp, steps=2 if what == 'train_step' else 1)
                 report['models'][name][key + '_bytes'] = m['bytes']
                 report['memory_kind'] = m['kind']
-    if loading:
+    if o.loading:
         log('timing data loading ...')
         tmp = tempfile.mkdtemp(prefix='est_bench_')
         try:
-            clips = write_clips(tmp, num_clips, clip_frames, frame_size)
+            clips = write_clips(tmp, o.num_clips, o.clip_frames, frame_size)
             pipeline = loading_pipeline(cfg, frame_size)
-            report['loading'] = dict(clip_frames=clip_frames, num_clips=num_clips,
+            report['loading'] = dict(clip_frames=o.clip_frames, num_clips=o.num_clips,
                                      steps=[type(t).__name__ for t in pipeline])
             for kind, sources in clips.items():
                 key = 'frame_dir' if kind == 'frames' else 'filename'

@@ -6,6 +6,7 @@ scikit-learn dependency is needed.
 """
 import os
 import os.path as osp
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -111,22 +112,36 @@ def plot_tsne(Y: np.ndarray, labels: Sequence[int], classes: Sequence[str], path
     return path
 
 
-def tsne_figure(config, checkpoint, out: str, split: str = 'test',
-                max_samples: Optional[int] = 1000, batch_size: int = 8, perplexity: float = 30.0,
-                iters: int = 1000, seed: int = 0, cfg_options: Optional[dict] = None,
-                device: str = 'cpu', num_workers: int = 0,
-                features_out: Optional[str] = None) -> Dict:
+@dataclass
+class TsneOptions:
+    """What :func:`tsne_figure` embeds and how; ``tools/analysis/tsne.py`` fills it from its
+    options of the same names."""
+    split: str = 'test'  # the dataloader whose dataset is embedded (with the test pipeline)
+    max_samples: Optional[int] = 1000  # a random subset of at most this many clips
+    batch_size: int = 8  # clips per forward pass
+    perplexity: float = 30.0  # capped at (N - 1) / 3
+    iters: int = 1000  # t-SNE gradient steps
+    seed: int = 0  # of the subset and the t-SNE start
+    cfg_options: Optional[dict] = None
+    device: str = 'cpu'
+    num_workers: int = 0  # data loading processes
+    features_out: Optional[str] = None  # also save T, logits, labels, ... to this .npz
+
+
+def tsne_figure(config, checkpoint, out: str, options: Optional[TsneOptions] = None) -> Dict:
     """Extract T for (a random subset of) the split, embed it, plot it; returns a summary."""
     from .features import extract, load_for_analysis, sample_indices
-    model, dataset, classes = load_for_analysis(config, checkpoint, split, cfg_options, device)
-    indices = sample_indices(len(dataset), max_samples, seed)
-    feats = extract(model, dataset, indices, batch_size, device, num_workers)
-    Y = tsne(feats['T'], perplexity=perplexity, iters=iters, seed=seed)
+    o = options or TsneOptions()
+    model, dataset, classes = load_for_analysis(config, checkpoint, o.split, o.cfg_options,
+                                                o.device)
+    indices = sample_indices(len(dataset), o.max_samples, o.seed)
+    feats = extract(model, dataset, indices, o.batch_size, o.device, o.num_workers)
+    Y = tsne(feats['T'], perplexity=o.perplexity, iters=o.iters, seed=o.seed)
     acc = float((feats['preds'] == feats['labels']).mean())
-    title = (f"{osp.splitext(osp.basename(str(config)))[0]}, {split} split: t-SNE of T "
+    title = (f"{osp.splitext(osp.basename(str(config)))[0]}, {o.split} split: t-SNE of T "
              f"({len(indices)} clips, accuracy {100 * acc:.1f} %)")
     plot_tsne(Y, feats['labels'], classes, out, feats['preds'], title)
-    if features_out:
-        os.makedirs(osp.dirname(osp.abspath(features_out)), exist_ok=True)
-        np.savez(features_out, embedding=Y, classes=np.array(classes), **feats)
+    if o.features_out:
+        os.makedirs(osp.dirname(osp.abspath(o.features_out)), exist_ok=True)
+        np.savez(o.features_out, embedding=Y, classes=np.array(classes), **feats)
     return dict(out=out, num_samples=len(indices), accuracy=acc, classes=classes)

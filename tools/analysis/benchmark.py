@@ -2,7 +2,6 @@
 and batch, and data loading + snippet sampling time per clip from frame folders and videos."""
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
@@ -60,18 +59,23 @@ def main():
     load_tool_config(args, out_files=[args.json])  # one line if they cannot work
     import torch
 
-    from est_mm.analysis.benchmark import format_benchmark, run_benchmark
+    from est_mm.analysis.benchmark import BenchmarkOptions, format_benchmark, run_benchmark
+    from est_mm.utils.files import atomic_write
     if args.threads:
         torch.set_num_threads(args.threads)
-    report = run_benchmark(
-        args.config, frame_size=args.frame_size, batch=args.batch, iters=args.iters,
-        warmup=args.warmup, device=args.device, amp=args.amp, cfg_options=args.cfg_options,
-        memory=not args.no_memory, loading=not args.no_loading, num_clips=args.num_clips,
-        clip_frames=args.clip_frames, log=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        options = BenchmarkOptions(
+            frame_size=args.frame_size, batch=args.batch, iters=args.iters, warmup=args.warmup,
+            device=args.device, amp=args.amp, cfg_options=args.cfg_options,
+            memory=not args.no_memory, loading=not args.no_loading, num_clips=args.num_clips,
+            clip_frames=args.clip_frames)
+    except ValueError as err:  # --amp without CUDA, --batch 1
+        sys.exit(str(err))
+    report = run_benchmark(args.config, options,
+                           log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_benchmark(report))
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
+        with atomic_write(args.json) as tmp, open(tmp, 'w') as f:
             json.dump(report, f, indent=2)
 
 

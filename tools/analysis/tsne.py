@@ -43,15 +43,16 @@ def parse_args():
 def main():
     args = parse_args()
     load_tool_config(args, out_files=[args.out, args.features_out])  # one line if they cannot work
-    from est_mm.analysis.tsne import tsne_figure
+    from est_mm.analysis.tsne import TsneOptions, tsne_figure
     from est_mm.inference_spec import SpecMismatchError
     from est_mm.utils import CheckpointError
+    options = TsneOptions(split=args.split, max_samples=args.max_samples,
+                          batch_size=args.batch_size, perplexity=args.perplexity,
+                          iters=args.iters, seed=args.seed, cfg_options=args.cfg_options,
+                          device=args.device, num_workers=args.num_workers,
+                          features_out=args.features_out)
     try:
-        info = tsne_figure(args.config, args.checkpoint, args.out, split=args.split,
-                           max_samples=args.max_samples, batch_size=args.batch_size,
-                           perplexity=args.perplexity, iters=args.iters, seed=args.seed,
-                           cfg_options=args.cfg_options, device=args.device,
-                           num_workers=args.num_workers, features_out=args.features_out)
+        info = tsne_figure(args.config, args.checkpoint, args.out, options)
     except (CheckpointError, SpecMismatchError) as err:  # one line naming the file
         raise SystemExit(str(err))
     print(f"wrote {info['out']}: {info['num_samples']} clips, accuracy "
