@@ -329,17 +329,17 @@ def test_loading_decodes_only_the_sampled_frames(tmp_path):
     decode = next(t for t in pipeline if type(t).__name__ == 'VideoOrFramesDecode')
     read = []
     import est_mm.datasets.transforms.loading as loading
-    original = loading.read_rgb
+    original = loading.decode_rgb
 
     def counting(path):
         read.append(path)
         return original(path)
 
-    loading.read_rgb = counting
+    loading.decode_rgb = counting
     try:
         result = time_loading(pipeline, clips['frames'], 'frame_dir', reps=1)
     finally:
-        loading.read_rgb = original
+        loading.decode_rgb = original
     assert decode is not None and len(read) == result['decoded_frames'] <= 35
     assert result['per_clip_s'] > 0 and set(result['steps']) >= {'VideoOrFramesDecode'}
     video = time_loading(pipeline, clips['mp4v'], 'filename', reps=1)

@@ -160,7 +160,8 @@ def test_unreadable_last_frame_is_found_by_the_probe(tmp_path):
     with open(osp.join(folder, '5.jpg'), 'wb') as f:
         f.write(b'\xff\xd8 cut')
     problem = probe_sample(folder, 'frames')
-    assert problem == f'cannot read image {osp.join(folder, "5.jpg")}'
+    assert problem == (f'cannot read image {osp.join(folder, "5.jpg")}: truncated JPEG: no '
+                       'image data (no start-of-scan marker; 6 bytes)')
 
 
 def test_skip_gives_up_when_nothing_loads(tmp_path, logged):
@@ -482,8 +483,8 @@ def test_check_dataset_deep_names_every_bad_input(toy_tree, tmp_path):
     assert 'samples: 7 present of 8 listed' in out  # 7 + the duplicate; 00001 missing
     assert f'missing on disk: 1\n    {osp.join(frames, "00001")}\n' in out
     assert f'empty (no images / 0-byte video): 1\n    {osp.join(frames, "00004")}\n' in out
-    assert f'cannot read image {osp.join(frames, "00006", "1.jpg")}\n' in out
-    assert f'cannot read image {osp.join(frames, "00007", last)}\n' in out
+    assert f'cannot read image {osp.join(frames, "00006", "1.jpg")}: not a JPEG, PNG ' in out
+    assert f'cannot read image {osp.join(frames, "00007", last)}: truncated JPEG: ' in out
     assert (f'frames of another size (not an error: resized when loaded): 1\n    '
             f'{osp.join(frames, "00009", "4.png")} is 40x50 where 3 of the 4 frames are 32x32; '
             "loading resizes every frame to the first frame's 32x32\n") in out  # gray, RGBA: fine

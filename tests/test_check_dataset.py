@@ -164,7 +164,8 @@ def test_deep_decodes_every_frame_and_lists_odd_files(odd_samples, capsys):
     assert check_datasets(config, ['val'], deep=True, progress=False) == 1
     out = capsys.readouterr().out
     assert ('  unreadable (corrupt, truncated, zero frames, bad image): 2\n'
-            f'    cannot read image {osp.join(copy, "copy_3.png")}\n'
+            f'    cannot read image {osp.join(copy, "copy_3.png")}: not a JPEG, PNG or BMP image, '
+            'or damaged beyond decoding (starts with 61 20 74 65)\n'
             f'    cannot decode frame 6 of 10 of video {root}/bad.avi (corrupt or truncated '
             'data)\n') in out
     assert ('  frames of another size (not an error: resized when loaded): 1\n'

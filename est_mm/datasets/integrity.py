@@ -7,13 +7,21 @@
   check behind ``deep_check=True`` of the datasets.
 - :func:`check_every_frame` decodes every frame and notes odd sizes and files the loader
   passes over, the check behind ``tools/data/check_dataset.py --deep``.
-- :class:`BadSampleError` is what a dataset raises when a sample cannot be loaded.
+- :func:`decode_image` decodes an image file strictly: truncation, bad PNG chunk CRCs and the
+  warnings of libjpeg / libpng (which OpenCV prints to stderr unnamed) become one problem line.
+- :class:`BadSampleError` is what a dataset raises when a sample cannot be loaded;
+  :class:`DamagedFrameError` what the frame loader raises for a damaged frame when told to stop.
 """
 import codecs
 import os
 import os.path as osp
+import re
+import tempfile
+import threading
+import zlib
 from collections import Counter
-from typing import List, NamedTuple, Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -26,6 +34,11 @@ BAD_SAMPLE_POLICIES = ('error', 'skip')
 class BadSampleError(RuntimeError):
     """A sample (video file or frame folder) could not be loaded; the message is one line that
     names it and the problem."""
+
+
+class DamagedFrameError(BadSampleError):
+    """A frame image is damaged (truncated, corrupt data, bad CRC) and the loader was told to
+    stop (``strict_frames=True``); the message names the file and the problem."""
 
 
 def printable(text: str) -> str:
@@ -112,7 +125,8 @@ def probe_sample(path: str, source: Optional[str] = None) -> Optional[str]:
     ``source``: ``'frames'`` (a folder of images), ``'videos'`` (a video file) or None (a folder
     is frames, anything else a video). Returns None if both frames decode, else the problem in
     one line naming the sample (a missing, empty, corrupt, truncated or zero-frame video, a
-    folder without images, an unreadable first or last image). Frames in between are not read.
+    folder without images, an unreadable or damaged first or last image). Frames in between are
+    not read.
     """
     from .transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
     is_frames = source == 'frames' or (source is None and osp.isdir(path))
@@ -121,7 +135,7 @@ def probe_sample(path: str, source: Optional[str] = None) -> Optional[str]:
         results = VideoOrFramesInit()(results)
         total = int(results['total_frames'])
         results['frame_inds'] = np.array(sorted({0, total - 1}), dtype=np.int64)
-        VideoOrFramesDecode()(results)
+        VideoOrFramesDecode(on_damaged='error')(results)
     except Exception as err:  # whatever fails here would fail in training
         return describe_failure(path, err)
     return None
@@ -144,23 +158,35 @@ def _names(names: List[str], show: int = 3) -> str:
     return ', '.join(names[:show]) + more
 
 
+def _decode_all(frames: List[str]):
+    """``(problems, shapes)``: one line per unreadable or damaged frame, (h, w) per decoded
+    one."""
+    problems, shapes = [], {}
+    for frame in frames:
+        try:
+            img, problem = decode_image(frame)
+        except OSError as err:
+            img, problem = None, first_line(err)
+        if img is not None:
+            shapes[frame] = img.shape[:2]
+        if problem:
+            problems.append(f'{"damaged frame" if img is not None else "cannot read image"} '
+                            f'{frame}: {problem}')
+    return problems, shapes
+
+
 def _check_frame_folder(path: str) -> SampleCheck:
-    from .transforms.loading import APPLEDOUBLE_PREFIX, list_frames, read_rgb
+    from .transforms.loading import APPLEDOUBLE_PREFIX, list_frames
     frames = list_frames(path)  # raises for a missing folder or one without images
     listed = set(map(osp.basename, frames))
     ignored = sorted(n for n in os.listdir(path)
                      if n not in listed and osp.isfile(osp.join(path, n)))
-    unreadable, shapes = [], {}
-    for frame in frames:
-        try:
-            shapes[frame] = read_rgb(frame).shape[:2]
-        except Exception as err:  # noqa: BLE001 - any decoding failure is the finding
-            unreadable.append((frame, first_line(err)))
+    unreadable, shapes = _decode_all(frames)
     problem = other = note = None
     if unreadable:
-        more = (f' (and {len(unreadable) - 1} more unreadable of the {len(frames)} frames in '
-                f'{path})' if len(unreadable) > 1 else '')
-        problem = unreadable[0][1] + more
+        more = (f' (and {len(unreadable) - 1} more unreadable or damaged of the {len(frames)} '
+                f'frames in {path})' if len(unreadable) > 1 else '')
+        problem = unreadable[0] + more
     sizes = Counter(shapes.values())
     if len(sizes) > 1:
         common = sizes.most_common(1)[0][0]
@@ -216,8 +242,10 @@ def check_every_frame(path: str, source: Optional[str] = None) -> SampleCheck:
     """Open a sample as training would and decode every frame (``tools/data/check_dataset.py
     --deep``).
 
-    ``source`` as in :func:`probe_sample`. A frame folder's problem is its unreadable images (a
-    file with an image extension that is no image, e.g. a ``copy_12.png`` that is a text file);
+    ``source`` as in :func:`probe_sample`. A frame folder's problem is its unreadable or damaged
+    images (:func:`decode_image`: a file with an image extension that is no image, e.g. a
+    ``copy_12.png`` that is a text file; a truncated JPEG or PNG, corrupt JPEG data, a bad PNG
+    CRC);
     ``other_size`` names images of another size than most of the folder's (loading resizes
     them), ``ignored`` the files the loader passes over (macOS AppleDouble ``._*`` files, files
     without an image extension). A video's problem is the first frame that does not decode.
@@ -227,3 +255,142 @@ def check_every_frame(path: str, source: Optional[str] = None) -> SampleCheck:
         return _check_frame_folder(path) if is_frames else _check_video(path)
     except Exception as err:  # noqa: BLE001 - whatever fails here would fail in training
         return SampleCheck(path, describe_failure(path, err))
+
+
+JPEG_SOI, JPEG_EOI, JPEG_SOS = b'\xff\xd8', b'\xff\xd9', b'\xff\xda'
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_OPENCV_LOG_PREFIX = re.compile(r'^\[\s*[A-Z]+:[^\]]*\]\s*(global\s+)?\S+:\d+\s+\S+\s+')
+
+
+class DecodedImage(NamedTuple):
+    """What :func:`decode_image` found in one file."""
+    img: Optional[np.ndarray]  # HxWx3 uint8 BGR as OpenCV decodes it; None: no pixels at all
+    problem: Optional[str]  # one line without the file name; None: the file is intact
+
+
+def jpeg_problem(data: bytes) -> Optional[str]:
+    """Truncation of a JPEG: no end-of-image marker after its last start-of-scan (data after
+    the marker, as some writers append, is allowed). None when the structure ends properly."""
+    if data.endswith(JPEG_EOI):
+        return None
+    sos = data.rfind(JPEG_SOS)
+    if sos < 0:
+        return f'truncated JPEG: no image data (no start-of-scan marker; {len(data)} bytes)'
+    if data.find(JPEG_EOI, sos) < 0:
+        return (f'truncated JPEG: no end-of-image marker after the image data '
+                f'({len(data)} bytes)')
+    return None
+
+
+def png_problem(data: bytes) -> Optional[str]:
+    """Walks the chunks of a PNG: a chunk cut short, a CRC that does not match its chunk, or no
+    IEND chunk is the problem. None for an intact chunk structure."""
+    view = memoryview(data)
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length = int.from_bytes(view[pos:pos + 4], 'big')
+        name = bytes(view[pos + 4:pos + 8]).decode('latin-1')
+        end = pos + 12 + length
+        if end > len(data):
+            return (f'truncated PNG: ends inside its {name!r} chunk at byte {pos} '
+                    f'({len(data)} bytes)')
+        if zlib.crc32(view[pos + 4:end - 4]) != int.from_bytes(view[end - 4:end], 'big'):
+            return f'damaged PNG: bad CRC of its {name!r} chunk at byte {pos}'
+        if name == 'IEND':
+            return None
+        pos = end
+    return f'truncated PNG: no IEND chunk ({len(data)} bytes)'
+
+
+def structure_problem(data: bytes) -> Optional[str]:
+    """:func:`jpeg_problem` or :func:`png_problem` by the file's signature; None for other
+    formats (BMP) and intact files."""
+    if data.startswith(JPEG_SOI):
+        return jpeg_problem(data)
+    if data.startswith(PNG_SIGNATURE):
+        return png_problem(data)
+    return None
+
+
+class _Said:
+    text = ''
+
+
+_capture_lock = threading.RLock()
+_sinks = {}  # pid -> file descriptor of this process's capture file
+
+
+def _sink() -> int:
+    pid = os.getpid()  # a forked child must not share its parent's file offset
+    if pid not in _sinks:
+        fd, name = tempfile.mkstemp(prefix='est_mm_decoder_messages_')
+        os.unlink(name)  # the open descriptor keeps it; nothing is left behind
+        _sinks[pid] = fd
+    return _sinks[pid]
+
+
+def _clean(raw: bytes) -> str:
+    lines = [_OPENCV_LOG_PREFIX.sub('', ln.strip())
+             for ln in raw.decode('utf-8', 'replace').splitlines()]
+    return '; '.join(ln for ln in lines if ln)
+
+
+@contextmanager
+def native_stderr() -> Iterator[_Said]:
+    """Whatever C libraries write to file descriptor 2 inside the block (libjpeg's "Corrupt JPEG
+    data: ..." warnings, libpng's errors, OpenCV's log) goes to ``.text`` of the yielded object,
+    one line, instead of the terminal. Decoding warnings have no other way out of OpenCV."""
+    said = _Said()
+    try:
+        sink, saved = _sink(), os.dup(2)
+    except OSError:  # no stderr to redirect: nothing to capture
+        yield said
+        return
+    with _capture_lock:  # one redirection at a time within the process
+        os.dup2(sink, 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            size = os.lseek(sink, 0, os.SEEK_CUR)
+            if size:
+                os.lseek(sink, 0, os.SEEK_SET)
+                said.text = _clean(os.read(sink, size))
+                os.ftruncate(sink, 0)
+                os.lseek(sink, 0, os.SEEK_SET)
+
+
+def _not_an_image(data: np.ndarray) -> str:
+    head = ' '.join(f'{b:02x}' for b in data[:4].tolist())
+    return f'not a JPEG, PNG or BMP image, or damaged beyond decoding (starts with {head})'
+
+
+def decode_image(path: str) -> DecodedImage:
+    """Decode ``path`` with OpenCV (EXIF orientation applied) and check it strictly.
+
+    The problem names truncation (a JPEG without its end-of-image marker, a PNG cut inside a
+    chunk or without IEND), a PNG chunk whose CRC does not match, and what libjpeg / libpng
+    said while decoding (``Corrupt JPEG data: 83 extraneous bytes before marker 0xd9``,
+    ``premature end of data segment``, ``bad Huffman code``, ...). A truncated JPEG still gives
+    its decodable part (the rest grey, as a file reader pads it), so a loader may go on with
+    it. JPEG has no checksum: a damaged byte in the entropy data that still decodes to a
+    consistent stream leaves no trace any decoder can see. One read, one decode; raises
+    ``OSError`` for a file that cannot be read.
+    """
+    import cv2
+    data = np.fromfile(path, np.uint8)  # takes names with non-UTF-8 bytes, unlike cv2.imread
+    if data.size == 0:
+        return DecodedImage(None, 'empty file (0 bytes)')
+    with native_stderr() as said:
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    raw = data.tobytes() if data[0] in (0xFF, 0x89) else b''
+    structure = structure_problem(raw) if raw else None
+    if img is None and structure and structure.startswith('truncated JPEG'):
+        with native_stderr():  # what a file reader does at the end of a cut file
+            img = cv2.imdecode(np.concatenate([data, np.frombuffer(JPEG_EOI, np.uint8)]),
+                               cv2.IMREAD_COLOR)
+    problems = [p for p in (structure, said.text and f'decoder: {said.text}') if p]
+    if img is None and not problems:
+        problems.append(_not_an_image(data))
+    return DecodedImage(img, '; '.join(problems) or None)

@@ -1,7 +1,9 @@
+import json
+import logging
 import os
 import os.path as osp
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -10,11 +12,14 @@ from PIL import Image
 
 from mmaction.registry import TRANSFORMS
 from ...utils.errors import first_line
+from ..integrity import DamagedFrameError, DecodedImage, decode_image, printable
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 APPLEDOUBLE_PREFIX = '._'  # macOS metadata files ("._5.jpg") copied beside the real ones
 
 _TRAILING_INT = re.compile(r'(\d+)$')
+DAMAGED_FRAME_POLICIES = ('warn', 'error')
+_WARNED = set()  # damaged frames already named by this process (when no hook collects them)
 
 
 def natural_frame_key(name: str) -> Tuple:
@@ -105,16 +110,20 @@ class VideoOrFramesInit(BaseTransform):
         return f'{self.__class__.__name__}(num_threads={self.num_threads})'
 
 
+def decode_rgb(path: str) -> DecodedImage:
+    """:func:`~est_mm.datasets.integrity.decode_image` (one strict decode) with the pixels as an
+    HxWx3 uint8 RGB array (gray and RGBA become RGB)."""
+    img, problem = decode_image(path)
+    return DecodedImage(None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB), problem)
+
+
 def read_rgb(path: str) -> np.ndarray:
-    """Read an image file as an HxWx3 uint8 RGB array (gray and RGBA become RGB)."""
-    if is_utf8_path(path):
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
-    else:  # cv2.imread would crash on the name
-        data = np.fromfile(path, np.uint8)
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    """Read an image file as an HxWx3 uint8 RGB array (gray and RGBA become RGB); a damaged file
+    that still decodes is returned as decoded (:func:`decode_rgb` says what is wrong)."""
+    img, problem = decode_rgb(path)
     if img is None:
-        raise RuntimeError(f'cannot read image {path}')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        raise RuntimeError(f'cannot read image {path}: {problem}')
+    return img
 
 
 def image_size(path: str) -> Tuple[int, int]:
@@ -151,10 +160,57 @@ class VideoOrFramesDecode(BaseTransform):
     resized to the size of the clip's frame 0 (bilinear), whichever frames were sampled: a frame
     folder's frame 0 is not decoded for this when it was not sampled, only its header is read.
 
+    A frame image is decoded strictly (:func:`~est_mm.datasets.integrity.decode_image`): a
+    damaged one (truncated, corrupt data, bad CRC) is reported with its file and problem, and
+    loaded as far as it decodes (``on_damaged='warn'``), or stops the load with a
+    :class:`~est_mm.datasets.integrity.DamagedFrameError` (``'error'``). Reports go to the
+    file ``damage_log`` names when set (:class:`~est_mm.engine.hooks.DamagedFrameHook` sets it
+    and names each frame once in the run's log, from every DataLoader worker), else to a
+    warning line, once per file and process. A frame that does not decode at all raises
+    ``RuntimeError`` naming it either way.
+
     Required keys: ``frame_inds``, ``total_frames`` and ``frame_paths`` or ``video_reader``.
     Added keys: ``imgs`` (list of HxWx3 uint8 RGB arrays in ``frame_inds`` order),
     ``original_shape`` and ``img_shape`` (``(h, w)``). Removed keys: ``video_reader``.
+
+    Args:
+        on_damaged (str): ``'warn'`` or ``'error'``, see above. Defaults to ``'warn'``.
     """
+
+    def __init__(self, on_damaged: str = 'warn') -> None:
+        if on_damaged not in DAMAGED_FRAME_POLICIES:
+            raise ValueError(f'VideoOrFramesDecode: on_damaged must be one of '
+                             f'{DAMAGED_FRAME_POLICIES}, got {on_damaged!r}')
+        self.on_damaged = on_damaged
+        self.damage_log: Optional[str] = None
+
+    def _damaged(self, path: str, problem: str, decoded: bool) -> None:
+        """Report a damaged frame; raise when told to stop (a frame that does not decode at all
+        raises in the caller)."""
+        if self.damage_log:
+            with open(self.damage_log, 'a', encoding='utf-8') as f:  # one line, one write
+                f.write(json.dumps([path, problem]) + '\n')
+        if not decoded:
+            return
+        if self.on_damaged == 'error':
+            raise DamagedFrameError(f'damaged frame {path}: {problem} (strict_frames=True / '
+                                    f"on_damaged='error' stops at a damaged frame)")
+        if not self.damage_log and path not in _WARNED:
+            _WARNED.add(path)
+            from mmengine.logging import print_log
+            print_log(printable(f'damaged frame {path}: {problem}; loaded as far as it '
+                                f'decodes'), logger='current', level=logging.WARNING)
+
+    def _read_frames(self, paths: List[str]) -> List[np.ndarray]:
+        decoded = []
+        for path in paths:
+            img, problem = decode_rgb(path)
+            if problem:
+                self._damaged(path, problem, img is not None)
+            if img is None:
+                raise RuntimeError(f'cannot read image {path}: {problem}')
+            decoded.append(img)
+        return decoded
 
     def transform(self, results: Dict) -> Dict:
         name = results.get('frame_dir') or results.get('filename') or '<unnamed sample>'
@@ -168,7 +224,7 @@ class VideoOrFramesDecode(BaseTransform):
         unique, inverse = np.unique(inds, return_inverse=True)
         if results.get('frame_paths') is not None:
             paths = results['frame_paths']
-            decoded = [read_rgb(paths[i]) for i in unique]
+            decoded = self._read_frames([paths[i] for i in unique])
             h, w = decoded[0].shape[:2] if unique[0] == 0 else image_size(paths[0])
         elif results.get('video_reader') is not None:
             reader = results['video_reader']
@@ -192,4 +248,4 @@ class VideoOrFramesDecode(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}()'
+        return f'{self.__class__.__name__}(on_damaged={self.on_damaged!r})'
