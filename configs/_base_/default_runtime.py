@@ -17,5 +17,12 @@ default_hooks = dict(
 # checkpoint says how inference must feed it. EpochSeedHook: each epoch's randomness depends on
 # (seed, epoch) only, so a run resumed with --resume ends exactly as the uninterrupted one.
 # FERReportHook: writes FERConfusionMatrix's confusion_matrix.png / .csv and fer_report.json into
-# the run's log folder after each test / val epoch.
-custom_hooks = [dict(type='ESTMetaHook'), dict(type='EpochSeedHook'), dict(type='FERReportHook')]
+# the run's log folder after each test / val epoch. DamagedFrameHook: names each damaged frame
+# image (truncated, corrupt JPEG data, bad PNG CRC) once in the log and counts them after each
+# epoch, from every DataLoader worker.
+custom_hooks = [dict(type='ESTMetaHook'), dict(type='EpochSeedHook'), dict(type='FERReportHook'),
+                dict(type='DamagedFrameHook')]
+
+# A damaged frame is loaded as far as it decodes, named once and counted (DamagedFrameHook);
+# True stops the run at the first one instead (--cfg-options strict_frames=True).
+strict_frames = False
