@@ -87,7 +87,8 @@ def test_settings_that_do_not_change_training_are_not_compared(toy_cfg, tmp_path
         'work_dir': 'elsewhere', 'load_from': path, 'resume': True, 'launcher': 'pytorch',
         'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
         'default_hooks.logger.interval': 1, 'test_dataloader.batch_size': 1,
-        'model.backbone.pretrained': '/weights/resnet18.pth', 'log_level': 'DEBUG'})
+        'model.backbone.pretrained': '/weights/resnet18.pth', 'log_level': 'DEBUG',
+        'train_dataloader.dataset.on_bad_sample': 'skip'})
     assert check_resume_config(path, cfg) is True
 
 

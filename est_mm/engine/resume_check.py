@@ -16,10 +16,11 @@ from ..utils.safe_checkpoint import safe_load_checkpoint
 # The top-level config keys that make a training run what it is.
 COMPARED = ('model', 'train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
             'randomness', 'auto_scale_lr')
-# Keys at any depth whose value does not change the trained weights of a resumed run: loader
-# processes, and the initial weights (a resumed run takes all weights from its checkpoint).
+# Keys at any depth that do not make another run: loader processes, the initial weights (a
+# resumed run takes all weights from its checkpoint), and what to do about an unreadable clip (a
+# run stopped by one is resumed with on_bad_sample='skip').
 IGNORED = frozenset({'num_workers', 'persistent_workers', 'pin_memory', 'prefetch_factor',
-                     'pretrained', 'torchvision_pretrain', 'init_cfg'})
+                     'pretrained', 'torchvision_pretrain', 'init_cfg', 'on_bad_sample'})
 MAX_SHOWN = 3  # differences named in the message
 
 
