@@ -1,6 +1,7 @@
 """README.md, CHANGELOG.md and docs/ cannot rot: every tools/ command in a shell fence parses with
 that tool's own argparse parser and names configs, tools and Makefile targets that exist; every
-relative link and #anchor resolves (what counts and how: tests/helpers/docs_check.py). The first
+relative link and #anchor resolves, and links from README.md reach every guide (what counts and
+how: tests/helpers/docs_check.py). The first
 tests check the checker on small markdown strings; the last ones check the real files, one case
 per file, each problem as ``file:line: what``."""
 import os.path as osp
@@ -8,7 +9,7 @@ import os.path as osp
 import pytest
 
 from helpers.docs_check import (ROOT, Repo, check_docs, check_markdown, commands, doc_files,
-                                shell_lines, shell_words, simple_commands, slug)
+                                shell_lines, shell_words, simple_commands, slug, unreachable)
 
 TOY = 'configs/est_r18_toy.py'
 
@@ -129,6 +130,16 @@ def test_code_spans_in_the_text_are_checked_as_fragments():
         '4: make nothing: no such target in the Makefile', '4: tools/gone.py does not exist']
 
 
+def test_a_guide_no_link_reaches_is_found(tmp_path):
+    (tmp_path / 'docs').mkdir()
+    (tmp_path / 'README.md').write_text('[guides](docs/README.md#x) [web](https://x.org/a.md)\n')
+    (tmp_path / 'docs' / 'README.md').write_text('[a](a.md) [self](#top)\n')
+    (tmp_path / 'docs' / 'a.md').write_text('[back](../README.md)\n')
+    (tmp_path / 'docs' / 'orphan.md').write_text('[a](a.md)\n')
+    files = [p for p, _ in doc_files(str(tmp_path))]
+    assert unreachable(files, str(tmp_path)) == ['docs/orphan.md']
+
+
 def test_changelog_commands_are_not_checked_but_its_links_are(tmp_path):
     (tmp_path / 'CHANGELOG.md').write_text(bash('python tools/gone.py') + '[x](gone.md)\n')
     (tmp_path / 'README.md').write_text('# R\n')
@@ -218,3 +229,7 @@ def test_the_documents_are_found_and_their_commands_seen():
 def test_document(path, doc_problems):
     found = doc_problems[path]
     assert not found, f'{len(found)} problem(s):\n' + '\n'.join(map(str, found))
+
+
+def test_every_document_is_reached_by_links_from_the_readme():
+    assert unreachable([p for p, _ in FILES]) == []

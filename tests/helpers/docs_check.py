@@ -3,7 +3,8 @@
 **Links.** Every relative link and image (``[t](path)``, ``[t](path#anchor)``, ``[t](#anchor)``,
 ``[t]: path`` definitions, HTML ``href=``/``src=``) names a file or folder that exists, and every
 ``#anchor`` into a markdown file names one of its headings (GitHub's slugs) or an explicit
-``<a id=...>``/``<a name=...>``. External links (``scheme:`` or ``//``) are not checked.
+``<a id=...>``/``<a name=...>``. External links (``scheme:`` or ``//``) are not checked. Every
+checked file is reached from README.md by a chain of such links.
 
 **Commands.** Fences whose info string is ``bash``, ``sh``, ``shell`` or ``zsh`` are shell
 scripts, every line; in ``console`` / ``shell-session`` fences only the ``$ `` lines (and their
@@ -588,6 +589,23 @@ def check_docs(files, root=ROOT, parse=parse_with_tools):
     for problem in check_commands(cmds, repo, parse):
         out[problem.path].append(problem)
     return {p: sorted(v, key=lambda q: (q.line, q.message)) for p, v in out.items()}
+
+
+def unreachable(files, root=ROOT, start='README.md'):
+    """The markdown files among ``files`` that no chain of relative links from ``start`` reaches
+    (a guide nobody can find)."""
+    seen, todo = set(), [start]
+    while todo:
+        path = todo.pop()
+        if path in seen or not osp.isfile(osp.join(root, path)):
+            continue
+        seen.add(path)
+        with open(osp.join(root, path), encoding='utf-8') as f:
+            targets = [t for _, t in link_targets(f.read())]
+        todo += [osp.normpath(osp.join(osp.dirname(path), unquote(t.split('#')[0])))
+                 for t in targets if not re.match(r'[a-zA-Z][\w+.-]*:|//|#', t)
+                 and t.split('#')[0].endswith('.md')]
+    return [path for path in files if path not in seen]
 
 
 def check_markdown(text, path='docs/synthetic.md', root=ROOT):
