@@ -1,9 +1,8 @@
 """README.md, CHANGELOG.md and docs/ cannot rot: every tools/ command in a shell fence parses with
 that tool's own argparse parser and names configs, tools and Makefile targets that exist; every
 relative link and #anchor resolves, and links from README.md reach every guide (what counts and
-how: tests/helpers/docs_check.py). The first
-tests check the checker on small markdown strings; the last ones check the real files, one case
-per file, each problem as ``file:line: what``."""
+how: tests/helpers/docs_check.py). The first tests check the checker on small markdown strings;
+the last ones check the real files, one case per file, each problem as ``file:line: what``."""
 import os.path as osp
 
 import pytest
