@@ -80,12 +80,16 @@ def test_cfg_options_that_work_are_merged(capsys):
     assert capsys.readouterr().err == ''  # nothing new, nothing noted
 
 
-def test_cfg_options_earlier_argument_names_still_work(capsys):
-    """ESTHead takes ssop_loss_weight through **kwargs (with a FutureWarning when built): the
-    check builds the head to tell it from a typo, and says nothing."""
-    cfg = load_config(CFG, cfg_options('model.cls_head.ssop_loss_weight=0.5'))
-    assert cfg.model.cls_head.ssop_loss_weight == 0.5
+def test_cfg_options_kwargs_of_a_model_part_are_checked_by_building_it(capsys):
+    """ESTHead passes **kwargs on to mmaction2's BaseHead: the check builds the head to tell an
+    argument it takes (label_smooth_eps) from one it does not (an argument of earlier versions),
+    and says nothing about the first."""
+    cfg = load_config(CFG, cfg_options('model.cls_head.label_smooth_eps=0.1'))
+    assert cfg.model.cls_head.label_smooth_eps == 0.1
     assert capsys.readouterr().err == ''
+    with pytest.raises(ConfigError, match=r"^--cfg-options model.cls_head.ssop_loss_weight=0.5: "
+                       r"ESTHead \(model.cls_head\) takes no argument 'ssop_loss_weight'"):
+        load_config(CFG, cfg_options('model.cls_head.ssop_loss_weight=0.5'))
 
 
 def test_cfg_options_new_key_without_a_class_is_added_with_a_note(capsys):

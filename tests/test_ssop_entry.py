@@ -1,6 +1,6 @@
 """The SSOP branch as its own config entry (``model.cls_head.ssop``, ``loss_ssop``): whether the
 branch exists is decided by ``ssop`` alone; checkpoints saved before the change still load strictly;
-the arguments of earlier versions still work with a FutureWarning that says what to write."""
+ESTHead's arguments of earlier versions are refused."""
 import os.path as osp
 import re
 import warnings
@@ -21,8 +21,6 @@ OLD_LAYOUTS = {
     'configs/est_r18_dfew.py': 'tests/data/est_r18_dfew_state_keys.txt',
     'configs/ablation/est-aasfe_r18_dfew.py': 'tests/data/est-aasfe_r18_dfew_state_keys.txt',
 }
-OLD_HEAD_ARGS = dict(ssop_loss_weight=0.1428, ssop_channels=(2048, 512), num_permutations=10,
-                     permutation_seed=0, ssop_detach=True, ssop_sync_bn=True)
 
 
 def old_layout(path):
@@ -48,13 +46,9 @@ def old_checkpoint(path, seed=0):
     return state
 
 
-def build(config, old=False, **head):
-    """``config``'s model with ``head`` merged into its cls_head; ``old``: without the ``ssop`` and
-    ``loss_ssop`` entries (a config written before they existed)."""
+def build(config, **head):
+    """``config``'s model with ``head`` merged into its cls_head."""
     cfg = Config.fromfile(osp.join(ROOT, config))
-    if old:
-        cfg.model.cls_head.pop('ssop')
-        cfg.model.cls_head.pop('loss_ssop')
     cfg.model.cls_head.update(head)
     return MODELS.build(cfg.model)
 
@@ -70,27 +64,14 @@ def test_checkpoints_of_the_old_layout_load_strictly(config):
         assert torch.equal(model.cls_head.ssop.permutations, state['cls_head.ssop.permutations'])
 
 
-def test_old_head_arguments_warn_and_build_the_same_model():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/est_r18_dfew.py'))
-    permutations = cfg.model.cls_head.ssop.permutations
-    with pytest.warns(FutureWarning) as record:
-        old = build('configs/est_r18_dfew.py', old=True, permutations=permutations,
-                    **OLD_HEAD_ARGS)
-    messages = [str(w.message) for w in record if w.category is FutureWarning]
-    assert ('ESTHead: ssop_loss_weight=0.1428 is deprecated; write '
-            'loss_ssop=dict(loss_weight=0.1428) in model.cls_head') in messages
-    assert ('ESTHead: ssop_channels=(2048, 512) is deprecated; write '
-            'ssop=dict(hidden=(2048, 512)) in model.cls_head') in messages
-    new = build('configs/est_r18_dfew.py')
-    assert old.cls_head.loss_ssop.loss_weight == new.cls_head.loss_ssop.loss_weight == 0.1428
-    assert {k: v.shape for k, v in old.state_dict().items()} == \
-        {k: v.shape for k, v in new.state_dict().items()}
-    assert torch.equal(old.cls_head.ssop.permutations, new.cls_head.ssop.permutations)
+@pytest.mark.parametrize('old', [dict(ssop_loss_weight=0), dict(ssop_channels=(2048, 512))])
+def test_head_arguments_of_earlier_versions_are_refused(old):
+    with pytest.raises(TypeError, match=list(old)[0]):
+        build('configs/est_r18_dfew.py', **old)
 
 
-def test_old_zero_weight_still_means_no_branch_with_a_warning():
-    with pytest.warns(FutureWarning, match=r'ssop_loss_weight=0 is deprecated; write ssop=None'):
-        model = build('configs/est_r18_dfew.py', ssop_loss_weight=0)  # on a new config too
+def test_no_branch_has_the_layout_of_the_ablation_without_ssop():
+    model = build('configs/est_r18_dfew.py', ssop=None)
     assert model.cls_head.ssop is None
     expected = [k for k, _, _ in old_layout(OLD_LAYOUTS['configs/ablation/est-aasfe_r18_dfew.py'])]
     assert list(model.state_dict()) == expected
@@ -134,4 +115,3 @@ def test_batch_check_reads_the_ssop_entry():
                        r'set model.cls_head.ssop.sync_bn=True'):
         check_ssop_batch(head, 1, 2)
     check_ssop_batch(dict(head, ssop=None), 1, 1)
-    check_ssop_batch(dict(head, ssop_loss_weight=0), 1, 1)  # old spelling of ssop=None

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from ..common import SnippetTransformer, sine_positional_encoding
-from .ssop import DEFAULT_LOSS_SSOP, DEFAULT_SSOP, ssop_settings
+from .ssop import DEFAULT_LOSS_SSOP, DEFAULT_SSOP, ssop_configs
 
 
 @MODELS.register_module()
@@ -19,10 +19,8 @@ class ESTHead(BaseHead):
     official code). ``ssop``: the SSOP branch's config (:class:`SSOPBranch` unless it names
     another ``type``; the head adds ``num_snippets`` and ``dims``), or None for no branch and no
     SSOP parameters. In training it adds ``loss_ssop`` (a registered loss; Eq. 7:
-    CrossEntropyLoss with loss_weight 1/n) of its permutation logits. The arguments of earlier
-    versions (``ssop_loss_weight``, ``ssop_channels``, ...) still work, with a FutureWarning
-    (:func:`~est_mm.models.heads.ssop.ssop_settings`). The SSOP state-dict keys are unchanged
-    (``ssop.permutations``, ``ssop.classifier.*``).
+    CrossEntropyLoss with loss_weight 1/n) of its permutation logits. The SSOP state-dict keys
+    are ``ssop.permutations`` and ``ssop.classifier.*``.
     """
 
     def __init__(self,
@@ -44,7 +42,7 @@ class ESTHead(BaseHead):
                  topk=(1, ),
                  init_cfg=None,
                  **kwargs):
-        ssop, loss_ssop = ssop_settings(ssop, loss_ssop, kwargs)
+        ssop, loss_ssop = ssop_configs(ssop, loss_ssop)
         super().__init__(num_classes, in_channels, loss_cls=loss_cls, topk=topk,
                          average_clips=average_clips, init_cfg=init_cfg, **kwargs)
         self.num_snippets = num_snippets

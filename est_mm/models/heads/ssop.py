@@ -1,7 +1,6 @@
 """Shuffled snippet order prediction (SSOP, paper §3.3, Algorithm 1)."""
 import inspect
 import itertools
-import warnings
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -33,43 +32,11 @@ def ssop_batch_error(what: str, fix_batch: str = 'use batch_size >= 2',
 DEFAULT_SSOP = dict(type='SSOPBranch')
 DEFAULT_LOSS_SSOP = dict(type='CrossEntropyLoss', loss_weight=1 / 7)
 
-# ESTHead's arguments before SSOP became its own entry (``ssop=dict(...)``, ``loss_ssop=dict(...)``)
-# → the key of ``ssop`` each one now is.
-DEPRECATED_SSOP_ARGS = dict(ssop_channels='hidden', num_permutations='num_permutations',
-                            permutation_seed='seed', permutations='permutations',
-                            ssop_detach='detach', ssop_sync_bn='sync_bn')
-
-
-def ssop_settings(ssop: Optional[Dict], loss_ssop: Dict, old: Dict,
-                  warn: bool = True) -> Tuple[Optional[Dict], Dict]:
-    """``(ssop, loss_ssop)`` of an ESTHead after mapping the arguments of earlier versions in
-    ``old`` (popped from it) onto them, each with a FutureWarning that says what to write:
-    ``ssop_loss_weight=0`` → ``ssop=None`` (no branch); ``ssop_loss_weight=w`` →
-    ``loss_ssop.loss_weight=w``; ``ssop_channels`` etc. → keys of ``ssop``
-    (:data:`DEPRECATED_SSOP_ARGS`). ``ssop=None`` means no SSOP branch."""
+def ssop_configs(ssop: Optional[Dict], loss_ssop: Dict) -> Tuple[Optional[Dict], Dict]:
+    """An ESTHead's ``(ssop, loss_ssop)`` entries with their default ``type`` filled in;
+    ``ssop=None`` means no SSOP branch."""
     ssop = None if ssop is None else {**DEFAULT_SSOP, **ssop}
-    loss_ssop = {'type': DEFAULT_LOSS_SSOP['type'], **loss_ssop}
-
-    def deprecated(old_arg, new):
-        if warn:
-            warnings.warn(f'ESTHead: {old_arg} is deprecated; write {new} in model.cls_head',
-                          FutureWarning, stacklevel=4)
-
-    if 'ssop_loss_weight' in old:
-        weight = old.pop('ssop_loss_weight')
-        if weight is not None and weight <= 0:
-            deprecated(f'ssop_loss_weight={weight}', 'ssop=None (no SSOP branch)')
-            ssop = None
-        elif weight is not None:
-            deprecated(f'ssop_loss_weight={weight}', f'loss_ssop=dict(loss_weight={weight})')
-            loss_ssop['loss_weight'] = weight
-    for old_arg, key in DEPRECATED_SSOP_ARGS.items():
-        if old_arg in old:
-            value = old.pop(old_arg)
-            deprecated(f'{old_arg}={value!r}', f'ssop=dict({key}={value!r})')
-            if ssop is not None:
-                ssop[key] = value
-    return ssop, loss_ssop
+    return ssop, {'type': DEFAULT_LOSS_SSOP['type'], **loss_ssop}
 
 
 def check_ssop_batch(head: Dict, batch: Optional[int], world: Optional[int]) -> None:
@@ -78,8 +45,7 @@ def check_ssop_batch(head: Dict, batch: Optional[int], world: Optional[int]) -> 
     (``None``: unknown, nothing is checked)."""
     if batch is None or batch >= 2 or world is None:
         return
-    ssop, _ = ssop_settings(head.get('ssop', DEFAULT_SSOP),
-                            head.get('loss_ssop', DEFAULT_LOSS_SSOP), dict(head), warn=False)
+    ssop, _ = ssop_configs(head.get('ssop', DEFAULT_SSOP), head.get('loss_ssop', DEFAULT_LOSS_SSOP))
     if ssop is None:
         return
     if world == 1:
