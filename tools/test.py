@@ -135,10 +135,9 @@ def run_test(args):
 
 
 def write_json_atomic(path, data):
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as f:
+    from est_mm.utils.files import atomic_write
+    with atomic_write(path) as tmp, open(tmp, 'w') as f:
         json.dump(data, f, indent=2, default=float)
-    os.replace(path + '.tmp', path)
 
 
 if __name__ == '__main__':

@@ -1,12 +1,12 @@
 """Pictures of a prediction: a timeline of class probabilities with the snippet attention marked
 (in the spirit of paper Fig. 9), and an annotated copy of the video (face box + current label)."""
-import os
 import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
 
 from ..snippet_geometry import SnippetGeometry
+from ..utils.files import atomic_write
 from .inference import VideoResult
 
 
@@ -34,10 +34,11 @@ def plot_timeline(result: VideoResult, path: str, geometry=None, title: Optional
     """Writes :func:`timeline_figure` as a PNG at ``path`` (atomically) and returns ``path``."""
     import matplotlib.pyplot as plt
     fig = timeline_figure(result, geometry, title, times)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path + '.tmp.png', dpi=TIMELINE_DPI)
-    plt.close(fig)
-    os.replace(path + '.tmp.png', path)
+    try:
+        with atomic_write(path, suffix='.png') as tmp:
+            fig.savefig(tmp, dpi=TIMELINE_DPI)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -153,8 +154,13 @@ def write_annotated_video(frames, path: str, fps: float, boxes: Optional[Sequenc
     import cv2
     if annotations is None:
         annotations = _Single(boxes, labels)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp.mp4'
+    with atomic_write(path, suffix='.mp4') as tmp:
+        _encode(frames, annotations, tmp, path, fps, av, cv2)
+    return path
+
+
+def _encode(frames, annotations, tmp: str, path: str, fps: float, av, cv2) -> None:
+    """H.264 of the annotated ``frames`` into the file ``tmp`` (``path``: the name in errors)."""
     container = av.open(tmp, mode='w')
     stream = None
     try:
@@ -173,13 +179,8 @@ def write_annotated_video(frames, path: str, fps: float, boxes: Optional[Sequenc
             raise ValueError(f'{path}: no frames to write')
         for packet in stream.encode():
             container.mux(packet)
-    except BaseException:
+    finally:
         container.close()
-        os.remove(tmp)
-        raise
-    container.close()
-    os.replace(tmp, path)
-    return path
 
 
 class _Single:

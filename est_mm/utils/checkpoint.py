@@ -48,9 +48,9 @@ def convert_resnet_file(src: str, dst: str, overwrite: bool = False) -> str:
     torchvision-layout ResNet state dict to ``dst`` atomically and returns the one-line summary.
     Refusals raise ValueError (FileExistsError for an existing ``dst`` without
     ``overwrite``) with one line naming the file; nothing is written then."""
-    import os
     import os.path as osp
 
+    from .files import atomic_write
     from .safe_checkpoint import CheckpointError, safe_load_checkpoint
     if osp.exists(dst) and not overwrite:
         raise FileExistsError(f'{dst} exists; pass --overwrite to replace it')
@@ -59,8 +59,7 @@ def convert_resnet_file(src: str, dst: str, overwrite: bool = False) -> str:
     except CheckpointError as err:
         raise ValueError(str(err)) from err
     state = torchvision_resnet_state_dict(checkpoint, src)
-    tmp = dst + '.tmp'
-    torch.save(state, tmp)
-    os.replace(tmp, dst)
+    with atomic_write(dst) as tmp:
+        torch.save(state, tmp)
     return (f'{dst}: {len(state)} tensors '
             f'({sum(v.numel() for v in state.values()) / 1e6:.2f} M values)')

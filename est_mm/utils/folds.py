@@ -1,11 +1,12 @@
 """k-fold protocol helpers for ``tools/run_folds.py``: which config keys select a fold, and the
 per-fold / mean ± std WAR-UAR table that DFEW, MAFW, BU-3DFE and MMI results are reported with."""
 import json
-import os
 import os.path as osp
 from typing import Dict, List, Sequence
 
 import numpy as np
+
+from .files import atomic_write
 
 SPLITS = ('train', 'val', 'test')
 
@@ -63,9 +64,8 @@ def write_summary(work_dir: str, summary: Dict, title: str) -> List[str]:
     paths = []
     for name, text in outputs.items():
         path = osp.join(work_dir, name)
-        with open(path + '.tmp', 'w') as f:
+        with atomic_write(path) as tmp, open(tmp, 'w') as f:
             f.write(text)
-        os.replace(path + '.tmp', path)
         paths.append(path)
     return paths
 

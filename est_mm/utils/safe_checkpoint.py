@@ -12,7 +12,6 @@
   under its final name is complete; a full disk is one :class:`CheckpointSaveError` line.
 """
 import errno
-import os
 import os.path as osp
 import pickle
 import re
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from .errors import first_line
+from .files import atomic_write
 
 
 class CheckpointError(RuntimeError):
@@ -172,24 +172,18 @@ def _os_error(err: BaseException):
 
 
 def atomic_torch_save(obj, path: str) -> None:
-    """``torch.save`` to ``<path>.tmp`` (flushed to disk), then rename over ``path``: a reader (or
-    an auto-resume after SIGKILL) never sees a half-written file under the final name.
+    """``torch.save`` to a temporary file next to ``path`` (flushed to disk), then rename over
+    ``path`` (:func:`~est_mm.utils.files.atomic_write`): a reader (or an auto-resume after
+    SIGKILL) never sees a half-written file under the final name.
 
     A write that fails for lack of space (ENOSPC, EDQUOT, EFBIG) raises one
     :class:`CheckpointSaveError` naming ``path`` with the same errno; the temporary file is
     removed and an earlier file at ``path`` is left as it was.
     """
-    tmp = f'{path}.tmp'
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     try:
-        with open(tmp, 'wb') as f:
+        with atomic_write(path, fsync=True) as tmp, open(tmp, 'wb') as f:
             torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException as err:
-        if osp.exists(tmp):
-            os.remove(tmp)
         cause = _os_error(err) if isinstance(err, Exception) else None
         if cause is not None and cause.errno in _SAVE_ERRORS:
             raise CheckpointSaveError(cause.errno, 'cannot save the checkpoint: '

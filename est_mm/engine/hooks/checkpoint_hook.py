@@ -6,7 +6,6 @@ killer, full disk) is left with no checkpoint at all, and ``last_checkpoint`` na
 file. Here the removals are deferred until the new checkpoint and ``last_checkpoint`` exist
 (checkpoint files themselves are written atomically by ``est_mm.compat``).
 """
-import os
 import os.path as osp
 from contextlib import contextmanager
 
@@ -14,6 +13,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mmaction.registry import HOOKS
+from ...utils.files import atomic_write
 
 
 class _DeferRemovals:
@@ -64,9 +64,8 @@ class SafeCheckpointHook(CheckpointHook):
             super()._save_checkpoint_with_step(runner, step, meta)
             if is_main_process():  # rewrite mmengine's in-place pointer atomically
                 pointer = osp.join(runner.work_dir, 'last_checkpoint')
-                with open(pointer + '.tmp', 'w') as f:
+                with atomic_write(pointer) as tmp, open(tmp, 'w') as f:
                     f.write(self.last_ckpt)
-                os.replace(pointer + '.tmp', pointer)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         with self._deferred_removals():
