@@ -8,7 +8,8 @@ import os.path as osp
 import pytest
 
 from helpers.docs_check import (ROOT, Repo, check_docs, check_markdown, commands, doc_files,
-                                shell_lines, shell_words, simple_commands, slug, unreachable)
+                                known_options, option_mentions, shell_lines, shell_words,
+                                simple_commands, slug, unknown_mentions, unreachable)
 
 TOY = 'configs/est_r18_toy.py'
 
@@ -127,6 +128,16 @@ def test_code_spans_in_the_text_are_checked_as_fragments():
         '3: tools/demo.py: no option --detect-evry (`tools/demo.py … --detect-evry 5`)',
         '4: configs/gone.py does not exist', '4: est_mm/gone.py does not exist',
         '4: make nothing: no such target in the Makefile', '4: tools/gone.py does not exist']
+
+
+def test_an_option_in_a_code_span_must_be_one_of_some_tool():
+    text = ('| option | sets |\n|---|---|\n| `--detect-every K`, `--detect-evry` | x |\n'
+            'Install with `--no-deps`, see `--help`, `pip --no-cache`, `--cfg-options a=1`.\n'
+            '```bash\npip install --no-deps -r requirements.txt  # `--not-a-span`\n```\n')
+    known = known_options(commands('docs/x.md', text)[0])
+    found = unknown_mentions('docs/x.md', option_mentions('docs/x.md', text), known)
+    assert [f'{p.line}: {p.message.split()[0]}' for p in found] == [
+        '3: `--detect-evry`', '4: `--no-cache`']
 
 
 def test_a_guide_no_link_reaches_is_found(tmp_path):

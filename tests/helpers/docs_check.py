@@ -28,7 +28,9 @@ reported, so that a command cannot escape the check by its fence. In the shell l
 Code spans in the text are fragments (``tools/test.py --dump/--metrics-out``): a span that starts
 with a tool names one that exists and only options it has; ``make X`` and ``mim train mmaction X``
 spans are checked as in fences; a span that is a repository path (``est_mm/apis/demo.py::run``)
-names one that exists. CHANGELOG.md is history: only its links are checked.
+names one that exists; every ``--long-option`` in a span (an options table, prose) is an option of
+some tool, or of a program a shell fence runs (``pip install --no-deps``). CHANGELOG.md is
+history: only its links are checked.
 
 Paths of data, checkpoints and outputs (``/data/DFEW``, ``work_dirs/...``, ``CKPT``,
 ``$FEAT/clip.mp4``, ``path/to/...``) are the user's own and not checked for existence; a
@@ -575,9 +577,40 @@ def doc_files(root=ROOT):
     return [(p, cmd) for p, cmd in files if osp.isfile(osp.join(root, p))]
 
 
+def option_mentions(path, text):
+    """``(line, option)`` of every ``--long-option`` in the code spans of the text (tables, prose:
+    ``--detect-every K``, ``--dump/--metrics-out``)."""
+    outside = {n for n, _ in prose(text)}
+    return [(num, option) for num, line in enumerate(text.splitlines(), 1) if num in outside
+            for span in re.finditer(r'(`+)(.+?)\1', line)
+            for option in re.findall(r'(?<![\w-])--[A-Za-z][\w-]*', span.group(2))]
+
+
+def unknown_mentions(path, mentions, known):
+    """Problems of the ``mentions`` (:func:`option_mentions`) that are not in ``known``."""
+    return [Problem(path, num, f'`{option}` is an option of no tool (nor of a program a shell '
+                    'fence of the docs runs)') for num, option in mentions if option not in known]
+
+
+def known_options(cmds, root=ROOT, parse=parse_with_tools):
+    """Every option of every ``tools/**/*.py`` with a parser, those the docs' fences give to
+    other programs (``pip install --no-deps``) and ``--help``/``--version``."""
+    tools = sorted(osp.relpath(p, root) for p in glob.glob(osp.join(root, 'tools', '**', '*.py'),
+                                                            recursive=True))
+    known = {'--help', '--version'}
+    for answer in parse([[tool, None] for tool in tools]) if tools else []:
+        known.update(answer if isinstance(answer, list) else [])
+    for cmd in cmds:
+        argv = _without_placeholders(cmd.argv)
+        if not cmd.inline and argv and not _python_tool(argv) and not any(
+                SH_SCRIPT.fullmatch(w) for w in argv[:2]):
+            known.update(w.split('=', 1)[0] for w in argv if w.startswith('--'))
+    return known
+
+
 def check_docs(files, root=ROOT, parse=parse_with_tools):
     """``{path: [Problem]}`` for ``files`` (as :func:`doc_files` gives them)."""
-    repo, out, cmds = Repo(root), {}, []
+    repo, out, cmds, mentions = Repo(root), {}, [], {}
     for path, with_commands in files:
         with open(osp.join(root, path), encoding='utf-8') as f:
             text = f.read()
@@ -586,9 +619,13 @@ def check_docs(files, root=ROOT, parse=parse_with_tools):
             found, problems = commands(path, text, root)
             cmds += found
             out[path] += problems
+            mentions[path] = option_mentions(path, text)
     for problem in check_commands(cmds, repo, parse):
         out[problem.path].append(problem)
-    return {p: sorted(v, key=lambda q: (q.line, q.message)) for p, v in out.items()}
+    known = known_options(cmds, root, parse) if mentions else set()
+    for path, found in mentions.items():
+        out[path] += unknown_mentions(path, found, known)
+    return {p: sorted(set(v), key=lambda q: (q.line, q.message)) for p, v in out.items()}
 
 
 def unreachable(files, root=ROOT, start='README.md'):
