@@ -20,7 +20,7 @@ LAYERS = (
     ('est_mm.evaluation', ),
     ('est_mm.engine', ),
     ('est_mm.streaming', ),  # below deploy: the export checks its part graphs with the engine
-    ('est_mm.apis', 'est_mm.deploy', 'est_mm.analysis'),
+    ('est_mm.apis', 'est_mm.deploy', 'est_mm.analysis', 'est_mm.convert'),
 )
 EXEMPT = 'est_mm'  # est_mm/__init__.py imports every layer to register them
 # (module, import) kept for callers not yet moved; each entry names what ends it

@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
 from conftest import cut_video, data_options
-from est_mm.engine.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
+from est_mm.convert.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
                                         convert_official, convert_official_checkpoint,
                                         convert_official_file, official_key)
 from est_mm.models.common import sine_positional_encoding

@@ -67,7 +67,7 @@ def main():
     import torch.nn.functional as F
 
     import est_mm  # noqa: F401
-    from est_mm.engine.official_est import (convert_official_checkpoint, est_mm_key,
+    from est_mm.convert.official_est import (convert_official_checkpoint, est_mm_key,
                                             official_state_dict)
     if not torch.cuda.is_available():  # the official PosEncoding calls .cuda(); keep it on CPU
         torch.Tensor.cuda = lambda self, *a, **k: self
@@ -88,7 +88,7 @@ def main():
     ours = MODELS.build(cfg.model)
     ours.load_state_dict(converted['state_dict'], strict=True)
     classes = converted['meta']['dataset_meta']['classes']
-    from est_mm.engine.official_est import class_order
+    from est_mm.convert.official_est import class_order
     order = class_order(classes, 'parity')
     print(f'official: {sum(p.numel() for p in official.parameters()):,} parameters '
           f'({sum(p.numel() for p in official.parameters() if p.requires_grad):,} trainable); '

@@ -32,7 +32,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from est_mm.engine.official_est import CONVERT_ERRORS, convert_official_file
+    from est_mm.convert.official_est import CONVERT_ERRORS, convert_official_file
     from est_mm.utils.config import ConfigError, load_config
     try:
         load_config(args.config)  # one line for a --config that is not a model config

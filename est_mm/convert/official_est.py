@@ -242,7 +242,7 @@ def convert_official_checkpoint(path: str, cfg, trained_on: str = 'DFEW') -> dic
     from mmaction.utils import register_all_modules
 
     from ..utils.safe_checkpoint import safe_load_checkpoint
-    from .hooks.est_meta_hook import est_checkpoint_meta
+    from ..engine.hooks.est_meta_hook import est_checkpoint_meta
     register_all_modules()
     try:
         checkpoint = safe_load_checkpoint(path)
