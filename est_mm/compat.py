@@ -1,7 +1,7 @@
 """Every version workaround est_mm needs, in one place. Applied once by ``import est_mm``.
 
-Each entry says which package/version it works around and why (measured 2026-11, see
-``shared/DESIGN.md`` §3). Nothing here weakens checkpoint security.
+Each entry says which package/version it works around and why (measured 2026-11 with the versions
+est_mm pins). Nothing here weakens checkpoint security.
 """
 import os
 import sys

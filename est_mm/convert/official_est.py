@@ -1,11 +1,12 @@
 """The authors' released EST checkpoint (github DreamMr/EST) → an est_mm state dict.
 
 The official file is ``{'epoch', 'state_dict', 'prec1'}`` with DataParallel's ``module.`` prefix
-(shared/reference/official-est.md lists its 244 tensors). Every official tensor is either mapped to
-exactly one est_mm key (:data:`KEY_RULES`) or checked: the stored positional table must equal
-ours. The classifier's rows are re-ordered from the official alphabetical class order to the
-target class order, so a prediction's name stays right. Anything unexpected raises
-:class:`OfficialCheckpointError`, one line naming the file and the key.
+and 244 tensors (``tests/data/official_est_keys.txt`` lists their names and shapes). Every
+official tensor is either mapped to exactly one est_mm key (:data:`KEY_RULES`) or checked: the
+stored positional table must equal ours. The classifier's rows are re-ordered from the official
+alphabetical class order to the target class order, so a prediction's name stays right.
+Anything unexpected raises :class:`OfficialCheckpointError`, one line naming the file and the
+key.
 """
 import os.path as osp
 import re

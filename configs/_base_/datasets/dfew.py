@@ -1,4 +1,5 @@
-# DFEW, official release layout (shared/DESIGN.md §4): 7 classes, 5 folds.
+# DFEW, official release layout (Clip/clip_224x224/<5-digit id>/ frame folders, split files
+# EmoLabel_DataSplit/{train,test}(single-labeled)/set_<fold>.csv): 7 classes, 5 folds.
 _base_ = ['./fer_base.py']
 
 train_dataloader = dict(
