@@ -121,10 +121,12 @@ def test_a_tool_command_in_an_unlabeled_fence_is_reported():
 
 def test_code_spans_in_the_text_are_checked_as_fragments():
     text = ('# T\n\nSee `tools/test.py --dump/--metrics-out`, `tools/demo.py … --detect-evry 5`, '
-            '`make demo`, `est_mm/apis/demo.py::run_demo`, `configs/` and `--any-option`.\n'
+            '`make demo`, `est_mm/apis/demo.py::run_demo`, `configs/` and `--cfg-options`.\n'
             'But `tools/gone.py`, `make nothing`, `est_mm/gone.py:12` and `mim train mmaction '
             'configs/gone.py` are not there.\n')
     assert problems(text) == [
+        '3: `--detect-evry` is an option of no tool (nor of a program a shell fence of the docs '
+        'runs)',
         '3: tools/demo.py: no option --detect-evry (`tools/demo.py … --detect-evry 5`)',
         '4: configs/gone.py does not exist', '4: est_mm/gone.py does not exist',
         '4: make nothing: no such target in the Makefile', '4: tools/gone.py does not exist']

@@ -608,24 +608,32 @@ def known_options(cmds, root=ROOT, parse=parse_with_tools):
     return known
 
 
-def check_docs(files, root=ROOT, parse=parse_with_tools):
-    """``{path: [Problem]}`` for ``files`` (as :func:`doc_files` gives them)."""
-    repo, out, cmds, mentions = Repo(root), {}, [], {}
-    for path, with_commands in files:
-        with open(osp.join(root, path), encoding='utf-8') as f:
-            text = f.read()
+def check_texts(texts, root=ROOT, parse=parse_with_tools):
+    """``{path: [Problem]}`` for ``texts``, ``{path: (markdown, check commands?)}``, as if they
+    were those files under ``root``; the tools are asked once for all."""
+    out, cmds, mentions = {}, [], {}
+    for path, (text, with_commands) in texts.items():
         out[path] = check_links(path, text, root)
         if with_commands:
             found, problems = commands(path, text, root)
             cmds += found
             out[path] += problems
             mentions[path] = option_mentions(path, text)
-    for problem in check_commands(cmds, repo, parse):
+    for problem in check_commands(cmds, Repo(root), parse):
         out[problem.path].append(problem)
-    known = known_options(cmds, root, parse) if mentions else set()
+    known = known_options(cmds, root, parse) if any(mentions.values()) else set()
     for path, found in mentions.items():
         out[path] += unknown_mentions(path, found, known)
     return {p: sorted(set(v), key=lambda q: (q.line, q.message)) for p, v in out.items()}
+
+
+def check_docs(files, root=ROOT, parse=parse_with_tools):
+    """``{path: [Problem]}`` for ``files`` (as :func:`doc_files` gives them)."""
+    texts = {}
+    for path, with_commands in files:
+        with open(osp.join(root, path), encoding='utf-8') as f:
+            texts[path] = (f.read(), with_commands)
+    return check_texts(texts, root, parse)
 
 
 def unreachable(files, root=ROOT, start='README.md'):
@@ -647,6 +655,4 @@ def unreachable(files, root=ROOT, start='README.md'):
 
 def check_markdown(text, path='docs/synthetic.md', root=ROOT):
     """Every problem of one markdown string, as if it were the file ``path`` (for tests)."""
-    found, problems = commands(path, text, root)
-    return sorted(check_links(path, text, root) + problems + check_commands(found, Repo(root)),
-                  key=lambda p: (p.line, p.message))
+    return check_texts({path: (text, True)}, root)[path]
