@@ -2,9 +2,10 @@
 
 stdin: JSON ``[[tool path, [arg, ...] or null], ...]`` (paths relative to the repository root);
 stdout: JSON, for each entry ``null`` (parses) or the one-line error, or for ``null`` arguments
-the tool's option strings. A tool's parser is the one its first
-``parse_args``/``parse_known_args`` call is made on, taken from the tool run as ``__main__``
-without doing anything else (nothing is imported beyond what the tool imports before parsing).
+the tool's option strings. A tool's parser is the one its first parse call (``parse_args``,
+``parse_intermixed_args`` ...) is made on, taken from the tool run as ``__main__`` without doing
+anything else (nothing is imported beyond what the tool imports before parsing), and the command
+is parsed by that same method.
 Abbreviated options are refused: docs write them in full. Where the command names a config file
 that exists, its ``--cfg-options`` are merged into it as the tools merge them
 (``est_mm.utils.config``: a key that is not there, a value of the wrong kind, an index past a
