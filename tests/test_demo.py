@@ -207,11 +207,12 @@ def test_window_times_follow_the_timestamps_of_a_variable_frame_rate_file(checkp
                                                                         tmp_path):
     from est_mm.apis.demo import run_demo
     from est_mm.apis.inference import ESTInferencer
+    from est_mm.streaming import DemoOptions
     from test_face_pipeline import VFR_PTS_MS, write_vfr
     video = write_vfr(tmp_path / 'vfr.mp4')
     inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu', window=4,
                                stride=2)
-    report = run_demo(video, inferencer, str(tmp_path / 'out'), crop_faces=False)
+    report = run_demo(video, inferencer, str(tmp_path / 'out'), DemoOptions(crop_faces=False))
     starts = np.array(VFR_PTS_MS + [None], dtype=object)
     windows = report['windows']
     assert [(w['start'], w['end']) for w in windows] == [(0, 4), (2, 6), (4, 8)]
@@ -225,6 +226,7 @@ def test_progress_bar_counts_the_frames_and_stays_off_when_not_a_terminal(checkp
     import io
     from est_mm.apis.demo import run_demo
     from est_mm.apis.inference import ESTInferencer
+    from est_mm.streaming import DemoOptions
     video = str(tmp_path / 'noise.mp4')
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 10.0, (64, 48))
     rng = np.random.default_rng(0)
@@ -234,9 +236,10 @@ def test_progress_bar_counts_the_frames_and_stays_off_when_not_a_terminal(checkp
     inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu', window=4,
                                stride=2)
     forced, default = io.StringIO(), io.StringIO()
-    run_demo(video, inferencer, str(tmp_path / 'a'), crop_faces=False, progress=True,
-             progress_file=forced)
-    run_demo(video, inferencer, str(tmp_path / 'b'), crop_faces=False, progress_file=default)
+    run_demo(video, inferencer, str(tmp_path / 'a'),
+             DemoOptions(crop_faces=False, progress=True), progress_file=forced)
+    run_demo(video, inferencer, str(tmp_path / 'b'), DemoOptions(crop_faces=False),
+             progress_file=default)
     last = forced.getvalue().replace('\r', '\n').strip().splitlines()[-1]
     assert last.startswith('noise: 100%') and '12/12' in last and 's of work per s of video' in last
     assert last.endswith(', 5 windows]')  # (12 - 4) / 2 + 1

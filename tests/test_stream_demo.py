@@ -19,7 +19,7 @@ from mmengine.config import Config
 
 import est_mm  # noqa: F401
 from est_mm.apis.inference import ESTInferencer
-from est_mm.streaming import run_live
+from est_mm.streaming import DemoOptions, LiveOptions, run_live
 from conftest import write_h264
 from test_video_sources import RangeHandler
 
@@ -87,8 +87,8 @@ def assert_same_records(got, expected):
 
 
 def test_stdin_http_and_file_give_the_same_records(video, inferencer, checkpoint, tmp_path):
-    summary = run_live(video, inferencer, str(tmp_path / 'file.jsonl'), crop_faces=False,
-                       status=None)
+    summary = run_live(video, inferencer, str(tmp_path / 'file.jsonl'),
+                       LiveOptions(crop_faces=False), status=None)
     expected = read_jsonl(tmp_path / 'file.jsonl')
     assert summary['end'] == 'end of file' and summary['frames'] == N
     assert [r['start'] for r in expected] == [0, 10, 20, 30]  # stride: one snippet step
@@ -103,8 +103,8 @@ def test_stdin_http_and_file_give_the_same_records(video, inferencer, checkpoint
 
     httpd, url = serve(video)
     try:
-        summary = run_live(url, inferencer, str(tmp_path / 'http.jsonl'), crop_faces=False,
-                           status=None)
+        summary = run_live(url, inferencer, str(tmp_path / 'http.jsonl'),
+                           LiveOptions(crop_faces=False), status=None)
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -127,8 +127,8 @@ def test_each_sampled_frame_goes_through_the_backbone_once(video, inferencer, tm
         return real(x, *args, **kwargs)
     backbone.forward = counting
     try:
-        summary = run_live(video, inferencer, str(tmp_path / 'out.jsonl'), crop_faces=False,
-                           status=None)
+        summary = run_live(video, inferencer, str(tmp_path / 'out.jsonl'),
+                           LiveOptions(crop_faces=False), status=None)
     finally:
         del backbone.forward
     sampled = {i for r in read_jsonl(tmp_path / 'out.jsonl') for i in r['frame_inds']}
@@ -170,7 +170,8 @@ def test_many_videos_resume_without_overwriting(checkpoint, tmp_path):
     videos = find_videos([str(folder)]).videos
     model = dict(config=osp.join(ROOT, CONFIG), checkpoint=checkpoint, device='cpu')
     out = tmp_path / 'out'
-    first = run_batch(videos, model, str(out), crop_faces=False, progress=False)
+    first = run_batch(videos, model, str(out), progress=False,
+                      options=DemoOptions(crop_faces=False))
     assert sorted(first['done']) == ['a', 'sub/b'] and not first['failed']
     a_json, b_json = out / 'a.json', out / 'sub' / 'b.json'
     a_before = a_json.read_bytes()
@@ -178,7 +179,8 @@ def test_many_videos_resume_without_overwriting(checkpoint, tmp_path):
     # an interrupted run of b: its marker never written, its timeline half-written
     os.remove(out / '.est_batch' / 'sub' / 'b.done')
     (out / 'sub' / 'b_timeline.png').write_bytes(b'partial')
-    second = run_batch(videos, model, str(out), crop_faces=False, progress=False)
+    second = run_batch(videos, model, str(out), progress=False,
+                       options=DemoOptions(crop_faces=False))
     assert second['skipped'] == ['a'] and second['done'] == ['sub/b']
     assert a_json.read_bytes() == a_before and os.stat(a_json).st_mtime == 1
     assert (out / 'sub' / 'b_timeline.png').read_bytes()[:4] == b'\x89PNG'
@@ -194,7 +196,7 @@ def test_many_videos_resume_without_overwriting(checkpoint, tmp_path):
 
 def test_a_file_through_the_streaming_engine_equals_the_inferencer(video, inferencer, tmp_path):
     from est_mm.apis.demo import run_demo
-    report = run_demo(video, inferencer, str(tmp_path), crop_faces=False)
+    report = run_demo(video, inferencer, str(tmp_path), DemoOptions(crop_faces=False))
     expected = inferencer(video)
     assert [(w['start'], w['end']) for w in report['windows']] == [(0, 105), (35, 140)]
     assert len(report['windows']) == len(expected.windows)
@@ -226,8 +228,8 @@ def test_real_footage_on_stdin_gives_the_file_records_with_detection(pyfeat_vide
         container.mux(stream.encode(frame))
     container.mux(stream.encode())
     container.close()
-    summary = run_live(path, inferencer, str(tmp_path / 'file.jsonl'), detect_every=10,
-                       status=None)
+    summary = run_live(path, inferencer, str(tmp_path / 'file.jsonl'),
+                       LiveOptions(detect_every=10), status=None)
     expected = read_jsonl(tmp_path / 'file.jsonl')
     assert summary['tracks'] == [1] and [r['start'] for r in expected] == [0, 10, 20]
     with open(path, 'rb') as f:

@@ -91,6 +91,28 @@ def parse_args():
     return args
 
 
+def face_options(args) -> dict:
+    """The :class:`~est_mm.streaming.options.FaceOptions` fields from the command line."""
+    return dict(detector=args.detector, detect_every=args.detect_every, margin=args.margin,
+                smooth=args.smooth, align=args.align, crop_faces=not args.no_face_crop,
+                max_faces=args.max_faces, max_gap=args.max_gap)
+
+
+def live_options(args, show: bool):
+    """The :class:`~est_mm.streaming.options.LiveOptions` of a live source."""
+    from est_mm.streaming.options import LiveOptions
+    return LiveOptions(**face_options(args), stride=args.stride, timeout=args.timeout, show=show)
+
+
+def demo_options(args):
+    """The :class:`~est_mm.streaming.options.DemoOptions` of a video file."""
+    from est_mm.streaming.options import DemoOptions
+    return DemoOptions(**face_options(args), pred_out_file=args.pred_out_file,
+                       vid_out_dir=args.vid_out_dir, overwrite=args.overwrite,
+                       min_track_len=args.min_track_len,
+                       progress=False if args.no_progress else None, jsonl=args.jsonl)
+
+
 def main_live(args):
     """A camera, URL, stdin, or a file with --live: the online loop, JSON Lines out."""
     import os
@@ -132,12 +154,7 @@ def main_live(args):
     except Exception as err:  # noqa: BLE001 - unexpected: one line with the error's type
         raise SystemExit(f'cannot set up the model: {type(err).__name__}: {first_line(err)}')
     try:
-        summary = run_live(source, inferencer, jsonl, detector=args.detector,
-                           detect_every=args.detect_every, margin=args.margin,
-                           align=args.align, crop_faces=not args.no_face_crop,
-                           max_faces=args.max_faces, max_gap=args.max_gap,
-                           smooth=args.smooth, stride=args.stride, timeout=args.timeout,
-                           show=show)
+        summary = run_live(source, inferencer, jsonl, live_options(args, show))
     except (StreamError, ValueError) as err:
         raise SystemExit(first_line(err))
     if summary['end'] == 'broken pipe':  # the reader went away: end quietly
@@ -199,14 +216,7 @@ def main():
     except Exception as err:  # noqa: BLE001 - unexpected: one line with the error's type
         raise SystemExit(f'cannot set up the model: {type(err).__name__}: {first_line(err)}')
     try:
-        report = run_demo(args.video, inferencer, args.out_dir, detector=args.detector,
-                          detect_every=args.detect_every, margin=args.margin,
-                          smooth=args.smooth, align=args.align,
-                          pred_out_file=args.pred_out_file, vid_out_dir=args.vid_out_dir,
-                          crop_faces=not args.no_face_crop, overwrite=args.overwrite,
-                          max_faces=args.max_faces, min_track_len=args.min_track_len,
-                          max_gap=args.max_gap, progress=False if args.no_progress else None,
-                          jsonl=args.jsonl)
+        report = run_demo(args.video, inferencer, args.out_dir, demo_options(args))
     except (NoFaceError, VideoReadError, ValueError, OutputExistsError) as err:
         raise SystemExit(first_line(err))
     speed = report['seconds_per_video_second'] or {}

@@ -55,6 +55,7 @@ def main():
     from est_mm.utils.files import check_writable_dir
     from est_mm.apis.inference import ESTInferencer
     from est_mm.datasets.face_extraction import find_videos
+    from est_mm.streaming.options import DemoOptions
     from est_mm.utils.errors import first_line
     try:
         found = find_videos(args.inputs, args.list)
@@ -81,10 +82,12 @@ def main():
         raise SystemExit(f'cannot set up the model: {type(err).__name__}: {first_line(err)}')
     result = run_batch(found.videos, model_args, args.out_dir, csv_path=args.csv,
                        vid_out_dir=args.vid_out_dir, workers=args.workers,
-                       progress=not args.no_progress, detector=args.detector,
-                       detect_every=args.detect_every, max_faces=args.max_faces,
-                       crop_faces=not args.no_face_crop,
-                       inferencer=inferencer if args.workers <= 1 else None)
+                       progress=not args.no_progress,
+                       inferencer=inferencer if args.workers <= 1 else None,
+                       options=DemoOptions(detector=args.detector,
+                                           detect_every=args.detect_every,
+                                           max_faces=args.max_faces,
+                                           crop_faces=not args.no_face_crop))
     print(f"{len(result['done'])} video(s) done, {len(result['skipped'])} finished before "
           f"(skipped), {len(result['failed'])} failed; {result['rows']} window rows in "
           f"{result['csv']}")

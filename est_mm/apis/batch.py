@@ -2,6 +2,7 @@
 CSV of every window of every face, with worker processes, a progress bar and resume.
 ``tools/demo_batch.py`` parses arguments and calls :func:`run_batch`."""
 import csv
+import dataclasses
 import json
 import os
 import os.path as osp
@@ -9,7 +10,9 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..streaming.options import DemoOptions
 from ..utils.errors import first_line
+from ..utils.files import atomic_write
 
 __all__ = ['batch_outputs', 'is_finished', 'run_batch', 'write_csv']
 
@@ -53,21 +56,20 @@ def _init_pool_worker(model_args: Dict) -> None:
     _init_worker(model_args)
 
 
-def _one(video: str, name: str, out_dir: str, vid_out_dir: Optional[str],
-         demo_kwargs: Dict) -> Tuple[str, Optional[str]]:
+def _one(video: str, name: str, out_dir: str, options: DemoOptions) -> Tuple[str, Optional[str]]:
     """Runs the demo on one unfinished video (replacing what an interrupted run left), then
     writes its marker. Returns (name, None) or (name, one-line error)."""
     from .demo import run_demo
     sub = osp.dirname(name)
+    vid_out_dir = options.vid_out_dir
     try:
-        run_demo(video, _INFERENCER, osp.join(out_dir, sub),
-                 vid_out_dir=osp.join(vid_out_dir, sub) if vid_out_dir else None,
-                 overwrite=True, **dict(demo_kwargs, progress=False))
+        run_demo(video, _INFERENCER, osp.join(out_dir, sub), dataclasses.replace(
+            options, vid_out_dir=osp.join(vid_out_dir, sub) if vid_out_dir else None,
+            pred_out_file=None, overwrite=True, progress=False))
     except Exception as err:  # noqa: BLE001 - one video's failure does not stop the others
         return name, first_line(err)
     marker = _marker(out_dir, name)
-    os.makedirs(osp.dirname(marker), exist_ok=True)
-    with open(marker, 'w') as f:
+    with atomic_write(marker) as tmp, open(tmp, 'w') as f:
         f.write(video + '\n')
     return name, None
 
@@ -88,31 +90,32 @@ def write_csv(path: str, videos: Sequence[Tuple[str, str]], out_dir: str) -> int
             for w in track['windows']:
                 rows.append([video, track['id'], w['start'], w['end'], w['start_time'],
                              w['end_time'], w['label_name'], *w['scores']])
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w', newline='') as f:
+    with atomic_write(path) as tmp, open(tmp, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['video', 'track', 'start', 'end', 'start_time', 'end_time', 'label'] +
                         [f'p_{c}' for c in (classes or [])])
         writer.writerows(rows)
-    os.replace(path + '.tmp', path)
     return len(rows)
 
 
 def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
               csv_path: Optional[str] = None, vid_out_dir: Optional[str] = None,
               workers: int = 1, progress: bool = True, inferencer=None,
-              **demo_kwargs) -> Dict:
+              options: Optional[DemoOptions] = None) -> Dict:
     """The demo on every ``(path, name)`` of ``videos`` (from ``find_videos``): outputs under
     ``out_dir/<name>``; videos finished by an earlier run (:func:`is_finished`) are skipped, an
     interrupted one is redone, so nothing finished is overwritten. ``model_args`` build one
     :class:`~est_mm.apis.inference.ESTInferencer` per worker process (``workers`` 1: in this
-    process; ``inferencer``: one already built from ``model_args``, used then). ``demo_kwargs`` go to :func:`~est_mm.apis.demo.run_demo`. The CSV
-    (:func:`write_csv`, default ``<out_dir>/results.csv``) covers every finished video.
+    process; ``inferencer``: one already built from ``model_args``, used then). ``options``: the
+    :class:`~est_mm.streaming.options.DemoOptions` of :func:`~est_mm.apis.demo.run_demo` (its
+    output paths, ``overwrite`` and ``progress`` are set per video). The CSV (:func:`write_csv`,
+    default ``<out_dir>/results.csv``) covers every finished video.
 
     Returns dict(done=[names run now], skipped=[names finished before], failed={name: error},
     csv=path, rows=int)."""
     from tqdm import tqdm
     csv_path = csv_path or osp.join(out_dir, 'results.csv')
+    options = dataclasses.replace(options or DemoOptions(), vid_out_dir=vid_out_dir)
     todo = [(v, n) for v, n in videos if not is_finished(n, v, out_dir, vid_out_dir)]
     skipped = [n for v, n in videos if (v, n) not in todo]
     done: List[str] = []
@@ -135,7 +138,7 @@ def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
         else:
             _init_worker(model_args)
         for video, name in todo:
-            record(*_one(video, name, out_dir, vid_out_dir, demo_kwargs))
+            record(*_one(video, name, out_dir, options))
     elif todo:
         import multiprocessing
         # workers stopped by Ctrl-C leave the pool's semaphores to multiprocessing's resource
@@ -147,7 +150,7 @@ def run_batch(videos: Sequence[Tuple[str, str]], model_args: Dict, out_dir: str,
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
                                  initializer=_init_pool_worker,
                                  initargs=(model_args,)) as pool:
-            jobs = [pool.submit(_one, v, n, out_dir, vid_out_dir, demo_kwargs) for v, n in todo]
+            jobs = [pool.submit(_one, v, n, out_dir, options) for v, n in todo]
             try:
                 for job in as_completed(jobs):
                     record(*job.result())

@@ -13,7 +13,6 @@ reaches the last frame, short tracks dropped, and the JSON, timeline PNG and ann
 written at the end."""
 import glob
 import json
-import os
 import os.path as osp
 import sys
 import time
@@ -23,17 +22,12 @@ import numpy as np
 
 from ..faces import NoFaceError
 from ..faces.tracking import FaceTrack
+from ..streaming import run_live
+from ..streaming.options import DemoOptions, LiveOptions
 from ..utils.stage_timer import StageTimer
 from ..video import VideoReadError, open_frames, open_stream
 from .inference import ESTInferencer
 from .visualize import frame_labels, plot_timeline, write_annotated_video
-
-
-def _write_json(path: str, data: Dict) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as f:
-        json.dump(data, f, indent=1)
-    os.replace(path + '.tmp', path)
 
 
 def demo_outputs(video: str, out_dir: str, pred_out_file: Optional[str] = None,
@@ -74,120 +68,159 @@ class _TrackLog:
                          frame_size=frame_size, settings=settings)
 
 
-def run_demo(video: str, inferencer: ESTInferencer, out_dir: str, detector='retinaface',
-             detect_every: int = 1, margin: float = 1.25, smooth: int = 5, align: bool = False,
-             face_size: int = 224, pred_out_file: Optional[str] = None,
-             vid_out_dir: Optional[str] = None, crop_faces: bool = True,
-             overwrite: bool = False, max_faces: Optional[int] = None,
-             min_track_len: int = 10, max_gap: int = 25, progress: Optional[bool] = None,
-             progress_file: Optional[IO[str]] = None, jsonl=None) -> Dict:
+def run_demo(video: str, inferencer: ESTInferencer, out_dir: str,
+             options: Optional[DemoOptions] = None,
+             progress_file: Optional[IO[str]] = None) -> Dict:
     """Runs detection + EST on ``video`` and writes ``<stem>.json`` and ``<stem>_timeline.png``
-    into ``out_dir`` (and ``<stem>.mp4`` into ``vid_out_dir``). Every face gets its own track
-    (``tracks`` in the JSON, ``<stem>_track<id>_timeline.png`` when there are several); tracks
-    spanning fewer than ``min_track_len`` frames are dropped unless none is longer. The
-    top-level prediction is the longest track's. The JSON also holds the timings: seconds of
-    work per second of video. ``jsonl``: also write each window's record as JSON Lines there
-    as it is computed (a path or ``'-'``). Raises :class:`est_mm.utils.OutputExistsError`
-    before any work if one of these files exists, unless ``overwrite``; each is written under a
-    temporary name, then renamed.
-
-    ``progress``: a tqdm bar on ``progress_file`` (default stderr) over the frames: frames done
-    / total, frames per second and the seconds of work per second of video; None (tqdm's
-    convention) shows it only on a terminal."""
-    from ..streaming import run_live
-    from ..utils.files import refuse_existing
-    outputs = demo_outputs(video, out_dir, pred_out_file, vid_out_dir)
-    stem = osp.splitext(osp.basename(video))[0]
-    track_pngs = osp.join(glob.escape(out_dir), f'{glob.escape(stem)}_track*_timeline.png')
-    refuse_existing(list(outputs.values()) + glob.glob(track_pngs), overwrite)
+    into ``out_dir`` (and ``<stem>.mp4`` into ``options.vid_out_dir``); ``options``: a
+    :class:`~est_mm.streaming.options.DemoOptions` (default: its defaults). Every face gets its
+    own track (``tracks`` in the JSON, ``<stem>_track<id>_timeline.png`` when there are
+    several); tracks spanning fewer than ``min_track_len`` frames are dropped unless none is
+    longer. The top-level prediction is the longest track's. The JSON also holds the timings:
+    seconds of work per second of video. Raises :class:`est_mm.utils.OutputExistsError` before
+    any work if one of these files exists, unless ``overwrite``; each is written under a
+    temporary name, then renamed; folders are created only when a file is written.
+    ``progress_file``: where the progress bar goes (default stderr)."""
+    options = options or DemoOptions()
+    outputs = _check_outputs(video, out_dir, options)
     probe = open_frames(video)  # decord's checks: one line for what is not a video
     total, fps, probe_times = probe.num_frames, probe.fps, probe.frame_times()
     del probe
     source = open_stream(video)
-    logs: Dict[int, _TrackLog] = {}
-    stamps: List[Optional[float]] = []
-
-    def on_frame(idx, stamp, rows, detected):
-        stamps.append(stamp)
-        for t, row in rows.items():
-            if t not in logs:
-                logs[t] = _TrackLog(t, idx)
-            logs[t].add(idx, row, t in detected)
-
-    def on_window(record):
-        logs[record.track].records.append(record)
-
-    timer = StageTimer()
-    settings = dict(detector=str(detector), detect_every=detect_every, margin=margin,
-                    smooth=smooth, align=align, face_size=face_size,
-                    window=inferencer.window, stride=inferencer.stride,
-                    backend=inferencer.backend, max_faces=max_faces,
-                    min_track_len=min_track_len, max_gap=max_gap)
-    with _progress_bar(total, fps, f'{stem}', progress, progress_file) as bar:
-        summary = run_live(source, inferencer, jsonl, detector=detector,
-                           detect_every=detect_every, margin=margin, align=align,
-                           face_size=face_size, crop_faces=crop_faces, max_faces=max_faces,
-                           max_gap=max_gap, smooth=smooth, window=inferencer.window,
-                           stride=inferencer.stride, keep_tail=True, status=bar, timer=timer,
-                           on_frame=on_frame, on_window=on_window)
+    logs, timer = _TrackLogs(), StageTimer()
+    stem = osp.splitext(osp.basename(video))[0]
+    with _progress_bar(total, fps, stem, options.progress, progress_file) as bar:
+        summary = run_live(source, inferencer, options.jsonl, _loop_options(options, inferencer),
+                           status=bar, timer=timer, on_frame=logs.on_frame,
+                           on_window=logs.on_window)
     if summary['end'] == 'interrupted':
         raise KeyboardInterrupt
     total = summary['frames']
     if summary['end'] not in ('end of file', 'end of stream') and not total:
         raise VideoReadError(f'{video}: {summary["end"]}')
     times = (probe_times if probe_times is not None and len(probe_times) == total + 1
-             else _frame_times(stamps, source.fps))  # decord's: the last frame's own duration
-    people = _people(logs, min_track_len, video, total, source.fps, inferencer.classes, times)
+             else _frame_times(logs.stamps, source.fps))  # decord's: the last frame's own duration
+    people = _people(logs.tracks, options.min_track_len, video, total, source.fps,
+                     inferencer.classes, times)
     if not people:
         raise NoFaceError(f'{video}: no face was detected in any examined frame '
-                          f'({total} frames, every {detect_every}. examined)')
-    frame_size = (source.height, source.width)
+                          f'({total} frames, every {options.detect_every}. examined)')
+    settings = _settings(options, inferencer)
     for p in people:
-        p['face'] = (logs[p['id']].face(video, source.fps, frame_size, settings)
-                     if crop_faces else None)
+        p['face'] = (logs.tracks[p['id']].face(video, source.fps, (source.height, source.width),
+                                               settings) if options.crop_faces else None)
+    report = _report(video, source.fps, total, people, summary, timer.seconds, times)
+    report['settings'] = settings
+    report['outputs'] = _write_outputs(report, outputs, people, inferencer, times, out_dir,
+                                       source.fps)
+    return report
+
+
+def _check_outputs(video: str, out_dir: str, options: DemoOptions) -> Dict[str, str]:
+    """The output paths (:func:`demo_outputs`); OutputExistsError if one exists (or an earlier
+    run's per-track timeline), unless ``options.overwrite``."""
+    from ..utils.files import refuse_existing
+    outputs = demo_outputs(video, out_dir, options.pred_out_file, options.vid_out_dir)
+    stem = osp.splitext(osp.basename(video))[0]
+    track_pngs = osp.join(glob.escape(out_dir), f'{glob.escape(stem)}_track*_timeline.png')
+    refuse_existing(list(outputs.values()) + glob.glob(track_pngs), options.overwrite)
+    return outputs
+
+
+def _loop_options(options: DemoOptions, inferencer: ESTInferencer) -> LiveOptions:
+    """The loop's options for a file: the face options, the inferencer's window and stride, and
+    a tail window so the timeline reaches the last frame."""
+    return LiveOptions(**vars(options.face_options()), window=inferencer.window,
+                       stride=inferencer.stride, keep_tail=True)
+
+
+def _settings(options: DemoOptions, inferencer: ESTInferencer) -> Dict:
+    """The JSON's ``settings`` (and each face track's)."""
+    return dict(detector=str(options.detector), detect_every=options.detect_every,
+                margin=options.margin, smooth=options.smooth, align=options.align,
+                face_size=options.face_size, window=inferencer.window, stride=inferencer.stride,
+                backend=inferencer.backend, max_faces=options.max_faces,
+                min_track_len=options.min_track_len, max_gap=options.max_gap)
+
+
+class _TrackLogs:
+    """The loop's hooks for a file: every frame's timestamp and a :class:`_TrackLog` per face
+    track (rows, detected flags, window records)."""
+
+    def __init__(self):
+        self.tracks: Dict[int, _TrackLog] = {}
+        self.stamps: List[Optional[float]] = []
+
+    def on_frame(self, idx, stamp, rows, detected) -> None:
+        self.stamps.append(stamp)
+        for t, row in rows.items():
+            if t not in self.tracks:
+                self.tracks[t] = _TrackLog(t, idx)
+            self.tracks[t].add(idx, row, t in detected)
+
+    def on_window(self, record) -> None:
+        self.tracks[record.track].records.append(record)
+
+
+def _result_dict(result) -> Dict:
+    return dict(label=result.label_name, scores=dict(zip(result.classes, result.scores)),
+                windows=[w.__dict__ for w in result.windows])
+
+
+def _report(video: str, fps: Optional[float], total: int, people: List[Dict], summary: Dict,
+            timings: Dict[str, float], times: Optional[np.ndarray]) -> Dict:
+    """The demo JSON (without its settings and outputs): the longest track's prediction, every
+    track's, how reading ended and the seconds of work per second of video."""
     main = max(people, key=lambda p: (p['last'] - p['first'], -p['id']))
     result = main['result']
     duration = float(times[-1]) if times is not None else None
-    timings = timer.seconds
-    report = dict(
-        video=osp.abspath(video), num_frames=total, fps=source.fps, duration_s=duration,
-        label=result.label_name, scores=dict(zip(result.classes, result.scores)),
-        windows=[w.__dict__ for w in result.windows], classes=result.classes,
-        main_track=main['id'],
+    return dict(
+        video=osp.abspath(video), num_frames=total, fps=fps, duration_s=duration,
+        **_result_dict(result), classes=result.classes, main_track=main['id'],
         face=main['face'].to_dict() if main['face'] is not None else None,
         tracks=[dict(id=p['id'], first_frame=p['first'], last_frame=p['last'],
-                     label=p['result'].label_name,
-                     scores=dict(zip(p['result'].classes, p['result'].scores)),
-                     windows=[w.__dict__ for w in p['result'].windows],
+                     **_result_dict(p['result']),
                      face=p['face'].to_dict() if p['face'] is not None else None)
                 for p in people],
         end=summary['end'], corrupt_packets=summary['corrupt_packets'],
         frames_embedded=summary['frames_embedded'],
         timings_s={k: round(v, 3) for k, v in timings.items()},
-        seconds_per_video_second=({
-            'detection': round((timings.get('detect', 0) + timings.get('decode', 0)) / duration,
-                               3),
-            'tracking': round(timings.get('track', 0) / duration, 3),
-            'crop': round(timings.get('crop', 0) / duration, 3),
-            'est': round(timings.get('est', 0) / duration, 3),
-            **{f'est_{k}': round(timings.get(k, 0) / duration, 3)
-               for k in ('backbone', 'aa_sfe', 'transformer')}} if duration else None),
-        settings=settings)
-    _write_json(outputs['json'], report)
-    report['outputs'] = dict(json=outputs['json'], timeline=plot_timeline(
-        result, outputs['timeline'], inferencer.sampler, times=times))
+        seconds_per_video_second=_speed(timings, duration))
+
+
+def _speed(timings: Dict[str, float], duration: Optional[float]) -> Optional[Dict]:
+    """Seconds of work per second of video, per stage (None without a duration)."""
+    if not duration:
+        return None
+    stages = dict(detection=timings.get('detect', 0) + timings.get('decode', 0),
+                  tracking=timings.get('track', 0), crop=timings.get('crop', 0),
+                  est=timings.get('est', 0),
+                  **{f'est_{k}': timings.get(k, 0) for k in ('backbone', 'aa_sfe', 'transformer')})
+    return {k: round(v / duration, 3) for k, v in stages.items()}
+
+
+def _write_outputs(report: Dict, outputs: Dict[str, str], people: List[Dict], inferencer,
+                   times: Optional[np.ndarray], out_dir: str, fps: Optional[float]) -> Dict:
+    """Writes the JSON, the timeline PNG(s) and the annotated video; returns their paths."""
+    from ..utils.files import atomic_write
+    with atomic_write(outputs['json']) as tmp, open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+    main = next(p for p in people if p['id'] == report['main_track'])
+    written = dict(json=outputs['json'], timeline=plot_timeline(
+        main['result'], outputs['timeline'], inferencer.sampler, times=times))
+    stem = osp.splitext(osp.basename(report['video']))[0]
     if len(people) > 1:
         for p in people:
-            report['outputs'][f'timeline_track{p["id"]}'] = plot_timeline(
+            written[f'timeline_track{p["id"]}'] = plot_timeline(
                 p['result'], osp.join(out_dir, f'{stem}_track{p["id"]}_timeline.png'),
                 inferencer.sampler, title=f'{stem}: face #{p["id"]} (frames {p["first"]}–'
                 f'{p["last"]}): {p["result"].label_name}', times=times)
-    if vid_out_dir:
-        annotations = _annotations(people, total)
-        frames = (f.image for f in open_stream(video))
-        report['outputs']['video'] = write_annotated_video(
-            frames, outputs['video'], source.fps or 25.0, annotations=annotations)
-    return report
+    if 'video' in outputs:
+        frames = (f.image for f in open_stream(report['video']))
+        written['video'] = write_annotated_video(
+            frames, outputs['video'], fps or 25.0,
+            annotations=_annotations(people, report['num_frames']))
+    return written
 
 
 def _frame_times(stamps: List[Optional[float]], fps: Optional[float]) -> Optional[np.ndarray]:

@@ -14,6 +14,7 @@ import numpy as np
 from ..video.sources import FrameStream, open_stream, source_kind
 from .engine import WindowRecord
 from .jsonl import JsonLinesWriter
+from .options import LiveOptions
 from .tracks import TrackStreams
 
 __all__ = ['live_name', 'run_live', 'display_available']
@@ -73,126 +74,155 @@ class _Status:
             self.stream.flush()
 
 
-def run_live(source, inferencer, jsonl='-', detector='retinaface', detect_every: int = 1,
-             margin: float = 1.25, align: bool = False, face_size: int = 224,
-             crop_faces: bool = True, max_faces: Optional[int] = None, max_gap: int = 25,
-             smooth: int = 5, window: Optional[int] = None, stride: Optional[int] = None,
-             keep_tail: bool = False, timeout: Optional[float] = 10.0,
-             status=sys.stderr, show: bool = False, timer=None,
-             on_frame: Optional[Callable] = None,
+def run_live(source, inferencer, jsonl='-', options: Optional[LiveOptions] = None,
+             status=sys.stderr, timer=None, on_frame: Optional[Callable] = None,
              on_window: Optional[Callable[[WindowRecord], None]] = None) -> Dict:
     """Runs EST on ``source`` (anything :func:`~est_mm.video.open_stream` opens, or an opened
     :class:`~est_mm.video.FrameStream`) frame by frame: the one loop of the demo, for files,
     cameras, URLs and stdin alike. Each window's record goes to ``jsonl`` (a path, ``'-'`` for
-    stdout, an open stream, or None) and ``on_window`` as soon as the window's last frame is in.
+    stdout, an open stream, or None) and ``on_window`` as soon as the window's last frame is
+    in.
 
-    Tracks are :class:`~est_mm.faces.LiveFaceBoxes`' (ids 1, 2, …; boxes from past frames only,
-    ``smooth`` > 1: a trailing moving average); a track lost for more than ``max_gap`` frames
-    ends (with ``keep_tail`` it then gets its tail window). With ``crop_faces=False`` the frames
-    are the face crops (one track, id 1). Window and stride default to the inferencer's window
-    and one snippet step (10 frames). ``status``: where the status line goes (None: nowhere), or
-    an object with ``update(frames, windows, final=False)`` (the file demo's progress bar).
-    ``show``: a window with boxes and labels (the caller checks :func:`display_available`).
-    ``timer``: a :class:`~est_mm.utils.StageTimer` that accumulates the seconds of decode,
-    detect, track, crop and est (and, within est, backbone, aa_sfe and transformer). ``on_frame(idx, timestamp, rows, detected)``: called for every
-    frame with ``{track: row [15]}`` (the box, score and landmarks used for the crop) and the set
-    of tracks a detection continued in that frame.
+    ``options``: a :class:`~est_mm.streaming.options.LiveOptions` (default: its defaults).
+    Tracks are :class:`~est_mm.faces.LiveFaceBoxes`' (ids 1, 2, …; boxes from past frames only);
+    a track lost for more than ``max_gap`` frames ends (with ``keep_tail`` it then gets its tail
+    window). With ``crop_faces=False`` the frames are the face crops (one track, id 1). Window
+    and stride default to the inferencer's window and one snippet step (10 frames).
+    ``status``: where the status line goes (None: nowhere), or an object with
+    ``update(frames, windows, final=False)`` (the file demo's progress bar). ``timer``: a
+    :class:`~est_mm.utils.StageTimer` that accumulates the seconds of decode, detect, track,
+    crop and est (and, within est, backbone, aa_sfe and transformer).
+    ``on_frame(idx, timestamp, rows, detected)``: called for every frame with ``{track: row
+    [15]}`` (the box, score and landmarks used for the crop) and the set of tracks a detection
+    continued in that frame.
 
     Returns a summary: name, frames, windows, tracks seen, frames embedded, window (frames),
-    short_tracks (track id -> frame count of the ended tracks that got no window), seconds, end (why
-    reading stopped: ``'end of file'``, ``'end of stream'``, ``'interrupted'``,
+    short_tracks (track id -> frame count of the ended tracks that got no window), seconds, end
+    (why reading stopped: ``'end of file'``, ``'end of stream'``, ``'interrupted'``,
     ``'broken pipe'`` or ``'closed'``) and corrupt packets. Raises
     :class:`~est_mm.video.StreamError` (one line) when the source cannot be opened or stalls
     (after writing the windows already complete).
     """
-    from ..faces import build_face_detector, crop_face
-    from ..faces.multi_face import describe_faces
-    from ..faces.tracking import LiveFaceBoxes
-    from ..utils.stage_timer import StageTimer
-    timer = timer or StageTimer()
-    window = window or inferencer.window
-    streams = TrackStreams.from_inferencer(inferencer, window=window, stride=stride,
-                                           keep_tail=keep_tail, timer=timer)
-    faces = LiveFaceBoxes(max_gap, max_faces=max_faces, smooth=smooth) if crop_faces else None
-    det_model = build_face_detector(detector) if crop_faces else None
-    frames = source if isinstance(source, FrameStream) else open_stream(source, timeout=timeout)
+    options = options or LiveOptions()
+    loop = _LiveLoop(inferencer, options, timer, jsonl, on_window)
+    frames = source if isinstance(source, FrameStream) else open_stream(
+        source, timeout=options.timeout)
     bar = status if hasattr(status, 'update') else _Status(frames.name, status)
-    seen, labels, count, windows, end = set(), {}, 0, 0, None
-    writer = JsonLinesWriter(jsonl) if jsonl is not None else None
-    detected = set()
+    return loop.run(frames, bar, on_frame)
 
-    def emit(records):
-        nonlocal windows
+
+class _LiveLoop:
+    """One run of :func:`run_live`: the face tracker, the track streams, where the records go,
+    and the counts for the summary."""
+
+    def __init__(self, inferencer, options: LiveOptions, timer, jsonl, on_window):
+        from ..faces import build_face_detector
+        from ..faces.tracking import LiveFaceBoxes
+        from ..utils.stage_timer import StageTimer
+        self.options, self.jsonl, self.on_window = options, jsonl, on_window
+        self.timer = timer or StageTimer()
+        self.window = options.window or inferencer.window
+        self.streams = TrackStreams.from_inferencer(
+            inferencer, window=self.window, stride=options.stride, keep_tail=options.keep_tail,
+            timer=self.timer)
+        crop = options.crop_faces
+        self.faces = LiveFaceBoxes(options.max_gap, max_faces=options.max_faces,
+                                   smooth=options.smooth) if crop else None
+        self.detector = build_face_detector(options.detector) if crop else None
+        self.writer: Optional[JsonLinesWriter] = None
+        self.seen, self.labels, self.detected = set(), {}, set()
+        self.count = self.windows = 0
+
+    def emit(self, records) -> None:
+        """Writes each record to the JSON Lines output, hands it to
+        ``on_window`` and keeps its track's label for the display."""
         for r in records:
-            if writer is not None:
-                writer.write(r)
-            if on_window is not None:
-                on_window(r)
-            windows += 1
-            labels[r.track] = f'#{r.track} {r.label_name} {100 * max(r.scores):.0f}%'
+            if self.writer is not None:
+                self.writer.write(r)
+            if self.on_window is not None:
+                self.on_window(r)
+            self.windows += 1
+            self.labels[r.track] = f'#{r.track} {r.label_name} {100 * max(r.scores):.0f}%'
 
-    start = time.monotonic()
-    try:
-        items = iter(frames)
-        while True:
-            with timer('decode'):
-                item = next(items, None)
-            if item is None:
-                break
-            idx, stamp, image = item
-            count += 1
-            if crop_faces:
-                if idx % detect_every == 0:
-                    with timer('detect'):
-                        det = det_model.detect(image[None])[0]
-                    with timer('track'):
-                        faces.update(idx, det, describe_faces(image, det))
-                        detected = faces.detected(idx)
-                else:
-                    detected = set()
-                with timer('est'):
-                    for track in faces.ended(idx):
-                        emit(streams.end(track))
-                with timer('track'):
-                    rows = faces.boxes()
-                with timer('crop'):
-                    crops = {t: crop_face(image, row[:4], face_size, margin,
-                                          row[5:15].reshape(5, 2), align)
-                             if streams.needs(t, idx) else None for t, row in rows.items()}
-            else:
-                rows = {1: np.array([0, 0, image.shape[1], image.shape[0]] + [0] * 11,
-                                    np.float32)}
-                crops = {1: image if streams.needs(1, idx) else None}
-            seen.update(crops)
-            if on_frame is not None:
-                on_frame(idx, stamp, rows, detected)
-            with timer('est'):
-                emit(streams.push(idx, stamp, crops))
-            bar.update(count, windows)
-            if show and _show(image, rows, labels, frames.name):
-                end = 'closed'
-                break
+    def faces_in(self, idx: int, image: np.ndarray):
+        """``({track: row [15]}, {track: crop or None})`` of frame ``idx``: detection every
+        ``detect_every`` frames, the tracker's boxes, crops of the frames the streams need
+        (ended tracks get their last windows first)."""
+        o, timer, streams = self.options, self.timer, self.streams
+        if not o.crop_faces:
+            rows = {1: np.array([0, 0, image.shape[1], image.shape[0]] + [0] * 11, np.float32)}
+            return rows, {1: image if streams.needs(1, idx) else None}
+        from ..faces import crop_face
+        from ..faces.multi_face import describe_faces
+        self.detected = set()
+        if idx % o.detect_every == 0:
+            with timer('detect'):
+                det = self.detector.detect(image[None])[0]
+            with timer('track'):
+                self.faces.update(idx, det, describe_faces(image, det))
+                self.detected = self.faces.detected(idx)
         with timer('est'):
-            emit(streams.finish())
-        end = end or frames.end_reason
-    except KeyboardInterrupt:
-        end = 'interrupted'
-        emit(streams.finish())
-    except BrokenPipeError:
-        end = 'broken pipe'
-    finally:
+            for track in self.faces.ended(idx):
+                self.emit(streams.end(track))
+        with timer('track'):
+            rows = self.faces.boxes()
+        with timer('crop'):
+            crops = {t: crop_face(image, row[:4], o.face_size, o.margin,
+                                  row[5:15].reshape(5, 2), o.align)
+                     if streams.needs(t, idx) else None for t, row in rows.items()}
+        return rows, crops
+
+    def step(self, idx: int, stamp, image: np.ndarray, on_frame) -> Dict:
+        """One frame through faces, ``on_frame`` and the streams; returns its face rows."""
+        rows, crops = self.faces_in(idx, image)
+        self.seen.update(crops)
+        if on_frame is not None:
+            on_frame(idx, stamp, rows, self.detected)
+        with self.timer('est'):
+            self.emit(self.streams.push(idx, stamp, crops))
+        return rows
+
+    def run(self, frames: FrameStream, bar, on_frame) -> Dict:
+        """Every frame of ``frames``, then the last windows; the summary of :func:`run_live`."""
+        start, end, show = time.monotonic(), None, self.options.show
+        self.writer = JsonLinesWriter(self.jsonl) if self.jsonl is not None else None
+        try:
+            items = iter(frames)
+            while True:
+                with self.timer('decode'):
+                    item = next(items, None)
+                if item is None:
+                    break
+                self.count += 1
+                rows = self.step(*item, on_frame)
+                bar.update(self.count, self.windows)
+                if show and _show(item[2], rows, self.labels, frames.name):
+                    end = 'closed'
+                    break
+            with self.timer('est'):
+                self.emit(self.streams.finish())
+            end = end or frames.end_reason
+        except KeyboardInterrupt:
+            end = 'interrupted'
+            self.emit(self.streams.finish())
+        except BrokenPipeError:
+            end = 'broken pipe'
+        finally:
+            self._close(frames, end, bar)
+        return dict(name=frames.name, frames=self.count, windows=self.windows,
+                    tracks=sorted(self.seen), frames_embedded=self.streams.frames_embedded,
+                    window=self.window, short_tracks=dict(self.streams.short),
+                    seconds=round(time.monotonic() - start, 3), end=end,
+                    corrupt_packets=frames.corrupt_packets)
+
+    def _close(self, frames: FrameStream, end: Optional[str], bar) -> None:
         frames.close()
-        if writer is not None and end != 'broken pipe':
-            writer.close()
-        bar.update(count, windows, final=True)
-        if show:
+        if self.writer is not None and end != 'broken pipe':
+            self.writer.close()
+        bar.update(self.count, self.windows, final=True)
+        if self.options.show:
             import cv2
             cv2.destroyAllWindows()
-    return dict(name=frames.name, frames=count, windows=windows, tracks=sorted(seen),
-                frames_embedded=streams.frames_embedded, window=window,
-                short_tracks=dict(streams.short),
-                seconds=round(time.monotonic() - start, 3), end=end,
-                corrupt_packets=frames.corrupt_packets)
 
 
 def _show(image, rows, labels, name) -> bool:

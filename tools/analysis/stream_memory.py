@@ -135,11 +135,12 @@ def measure_demo(video, detector, detect_every, config, checkpoint):
     writing into a temporary folder; returns a dict of figures."""
     from est_mm.apis.demo import run_demo
     from est_mm.apis.inference import ESTInferencer
+    from est_mm.streaming.options import DemoOptions
     inferencer = ESTInferencer(config, checkpoint, device='cpu')
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix='stream_memory_demo_') as out:
-        report = run_demo(video, inferencer, out, detector=detector, detect_every=detect_every,
-                          progress=False)
+        report = run_demo(video, inferencer, out, DemoOptions(
+            detector=detector, detect_every=detect_every, progress=False))
     seconds = time.perf_counter() - start
     track = report['tracks'][0]
     return dict(frames=report['num_frames'],

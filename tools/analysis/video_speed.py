@@ -102,8 +102,9 @@ def compose(path, faces, num_frames, size=(1280, 720), fps=30.0):
 def measure_file(video, inferencer, detector, out_dir, detect_every):
     """(stage seconds, video seconds, tracks, windows) of ``run_demo``."""
     from est_mm.apis.demo import run_demo
-    report = run_demo(video, inferencer, out_dir, detector=detector, detect_every=detect_every,
-                      overwrite=True, progress=False)
+    from est_mm.streaming.options import DemoOptions
+    report = run_demo(video, inferencer, out_dir, DemoOptions(
+        detector=detector, detect_every=detect_every, overwrite=True, progress=False))
     seconds = dict(report['timings_s'])
     windows = sum(len(t['windows']) for t in report['tracks'])
     return seconds, report['duration_s'], len(report['tracks']), windows
@@ -111,11 +112,11 @@ def measure_file(video, inferencer, detector, out_dir, detect_every):
 
 def measure_live(video, inferencer, detector, out_dir, detect_every, stride, fps):
     """(stage seconds, video seconds, tracks, windows) of ``run_live`` on the file."""
-    from est_mm.streaming import run_live
+    from est_mm.streaming import LiveOptions, run_live
     from est_mm.utils.stage_timer import StageTimer
     timer = StageTimer()
-    summary = run_live(video, inferencer, osp.join(out_dir, 'live.jsonl'), detector=detector,
-                       detect_every=detect_every, stride=stride, status=None, timer=timer)
+    summary = run_live(video, inferencer, osp.join(out_dir, 'live.jsonl'), LiveOptions(
+        detector=detector, detect_every=detect_every, stride=stride), status=None, timer=timer)
     return timer.seconds, summary['frames'] / fps, len(summary['tracks']), summary['windows']
 
 
