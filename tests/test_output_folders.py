@@ -1,9 +1,13 @@
 """An output folder that cannot be written (est_mm.utils.files.check_writable_dir) is one line,
 before anything is loaded or written."""
+import os.path as osp
+
 import pytest
 
 from est_mm.utils.files import check_writable_dir
 from test_config_loading import CFG, one_line, run
+from test_demo_batch import batch, short_video  # noqa: F401
+from test_stream_demo import CONFIG, demo
 
 # --- output folders that cannot be written ---------------------------------------------------
 
@@ -47,3 +51,15 @@ def test_analysis_tool_unwritable_json_folder(tmp_path):
                      str(blocker / 'report.json'))
     assert rc == 1
     assert one_line(err) == f'{blocker}: cannot write to this folder (Not a directory)'
+
+
+@pytest.mark.skipif(not osp.isdir('/sys/kernel'), reason='needs /sys (unwritable even as root)')
+@pytest.mark.parametrize('option', ['--out-dir', '--vid-out-dir'])
+def test_unwritable_output_folder_is_one_line_before_the_model(option, short_video, tmp_path):
+    rc, out, err = demo(short_video, CONFIG, str(tmp_path / 'missing.pth'), option, '/sys/x')
+    assert rc == 1
+    assert err.strip().startswith('/sys/x: cannot write to this folder (')  # not the checkpoint
+    rc, out, err = batch(short_video, '--config', CONFIG, '--checkpoint',
+                         str(tmp_path / 'missing.pth'), option, '/sys/x')
+    assert rc == 1
+    assert err.strip().startswith('/sys/x: cannot write to this folder (')

@@ -252,3 +252,49 @@ def test_reader_going_away_ends_quietly_and_show_without_display_is_one_line(vid
     assert proc.wait(timeout=600) == 0, err[-3000:]
     assert first['start'] == 0 and 'Traceback' not in err and 'BrokenPipe' not in err
     assert '--show: no display (DISPLAY is not set); going on without a window' in err
+
+
+def test_live_run_shorter_than_a_window_names_the_track_and_exits_1(checkpoint, tmp_path):
+    video = write_noise_video(tmp_path / 'short.mp4', num=12)
+    rc, out, err = demo(video, CONFIG, checkpoint, '--live', '--no-face-crop',
+                        '--out-dir', str(tmp_path))
+    lines = err.strip().splitlines()
+    assert rc == 1, err
+    assert '  face #1: no window: 12 frame(s), a window needs 105' in lines
+    assert lines[-1] == (f'{video}: no window written: no face track lasted '
+                         'the 105 frames a window needs (--window sets a shorter one)')
+
+
+@pytest.mark.parametrize('tool', ['tools/demo.py'])
+def test_ctrl_c_is_one_line_and_exit_130(tool, checkpoint, tmp_path):
+    """SIGINT to the process group while the tool waits on stdin (demo) or works (batch)."""
+    import signal
+    import time
+    if tool == 'tools/demo.py':
+        args = ['-', CONFIG, checkpoint, '--out-dir', str(tmp_path), '--timeout', '600']
+    else:
+        video = write_noise_video(tmp_path / 'v.mp4', num=300)
+        args = [video, '--config', CONFIG, '--checkpoint', checkpoint, '--no-face-crop',
+                '--device', 'cpu', '--out-dir', str(tmp_path / 'o'), '--no-progress']
+    proc = subprocess.Popen([sys.executable, tool, *args], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
+    time.sleep(8)  # past the imports (not asserted on)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err
+    assert err.strip().splitlines()[-1].startswith('interrupted')
+
+
+def test_mp4_and_empty_stdin_say_why(checkpoint, tmp_path):
+    video = write_noise_video(tmp_path / 'index_at_end.mp4', num=400, faststart=False)
+    with open(video, 'rb') as f:
+        rc, out, err = demo('-', CONFIG, checkpoint, '--out-dir', str(tmp_path), stdin=f)
+    assert rc == 1
+    assert err.strip() == ('<stdin>: an MP4 cannot be read from a pipe (its index is at the '
+                           'end): pass the path, or pipe ffmpeg -i VIDEO -c copy -f mpegts -')
+    rc, out, err = demo('-', CONFIG, checkpoint, '--out-dir', str(tmp_path),
+                        stdin=subprocess.DEVNULL)
+    assert rc == 1
+    assert err.strip() == '<stdin>: no data on stdin'

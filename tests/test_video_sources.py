@@ -332,3 +332,16 @@ def test_url_404_names_the_http_status(http_root):
     with pytest.raises(StreamError) as err:
         open_stream(url, timeout=10)
     assert str(err.value) == f'{url}: cannot open (HTTP 404 Not Found)'
+
+
+def test_text_renamed_mp4_is_our_line_only(tmp_path):
+    path = tmp_path / 'notvideo.mp4'
+    path.write_text('hello, not a video\n')
+    code = ('import sys; from est_mm.video.reader import VideoFrames, VideoReadError\n'
+            'try:\n    VideoFrames(sys.argv[1])\nexcept VideoReadError as err:\n'
+            '    sys.exit(str(err))')
+    proc = subprocess.run([sys.executable, '-c', code, str(path)], cwd=REPO, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=REPO), timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (f'{path}: cannot open video (not a video, corrupt, or an '
+                                   'unsupported format)')
