@@ -132,7 +132,7 @@ def main_live(args):
         except OutputExistsError as err:
             raise SystemExit(str(err))
         try:
-            check_writable_dir(osp.dirname(osp.abspath(jsonl)))
+            check_writable_dir(osp.dirname(osp.abspath(jsonl)), create=False)  # made when written
         except OSError as err:
             raise SystemExit(first_line(err))
     show = args.show
@@ -204,7 +204,7 @@ def main():
             outputs['jsonl'] = args.jsonl
         refuse_existing(outputs.values(), args.overwrite)
         for folder in dict.fromkeys(osp.dirname(osp.abspath(p)) for p in outputs.values()):
-            check_writable_dir(folder)
+            check_writable_dir(folder, create=False)  # a folder is made when a file is written
     except (OutputExistsError, OSError) as err:
         raise SystemExit(first_line(err))
     try:  # ESTInferencer's errors name the checkpoint, config or device themselves

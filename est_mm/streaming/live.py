@@ -80,8 +80,8 @@ def run_live(source, inferencer, jsonl='-', options: Optional[LiveOptions] = Non
     """Runs EST on ``source`` (anything :func:`~est_mm.video.open_stream` opens, or an opened
     :class:`~est_mm.video.FrameStream`) frame by frame: the one loop of the demo, for files,
     cameras, URLs and stdin alike. Each window's record goes to ``jsonl`` (a path, ``'-'`` for
-    stdout, an open stream, or None) and ``on_window`` as soon as the window's last frame is
-    in.
+    stdout, an open stream, or None; a path is created with the first record) and
+    ``on_window`` as soon as the window's last frame is in.
 
     ``options``: a :class:`~est_mm.streaming.options.LiveOptions` (default: its defaults).
     Tracks are :class:`~est_mm.faces.LiveFaceBoxes`' (ids 1, 2, …; boxes from past frames only);
@@ -134,15 +134,22 @@ class _LiveLoop:
         self.count = self.windows = 0
 
     def emit(self, records) -> None:
-        """Writes each record to the JSON Lines output, hands it to
+        """Writes each record (opening the JSON Lines output with the first), hands it to
         ``on_window`` and keeps its track's label for the display."""
         for r in records:
-            if self.writer is not None:
-                self.writer.write(r)
+            if self.jsonl is not None:
+                self._writer().write(r)
             if self.on_window is not None:
                 self.on_window(r)
             self.windows += 1
             self.labels[r.track] = f'#{r.track} {r.label_name} {100 * max(r.scores):.0f}%'
+
+    def _writer(self) -> JsonLinesWriter:
+        if self.writer is None:
+            if isinstance(self.jsonl, str) and self.jsonl != '-':
+                os.makedirs(osp.dirname(osp.abspath(self.jsonl)), exist_ok=True)
+            self.writer = JsonLinesWriter(self.jsonl)
+        return self.writer
 
     def faces_in(self, idx: int, image: np.ndarray):
         """``({track: row [15]}, {track: crop or None})`` of frame ``idx``: detection every
@@ -185,7 +192,6 @@ class _LiveLoop:
     def run(self, frames: FrameStream, bar, on_frame) -> Dict:
         """Every frame of ``frames``, then the last windows; the summary of :func:`run_live`."""
         start, end, show = time.monotonic(), None, self.options.show
-        self.writer = JsonLinesWriter(self.jsonl) if self.jsonl is not None else None
         try:
             items = iter(frames)
             while True:
