@@ -10,7 +10,10 @@ __all__ = ['WindowResult', 'WindowRecord', 'VideoResult']
 
 @dataclass
 class WindowResult:
-    """One EST window: frames [start, end) of the source, its 35 sampled frames and the outputs."""
+    """One EST window: frames [start, end) of the source, its 35 sampled frames and the outputs.
+    ``start_time``: when frame ``start`` begins (seconds); ``end_time``: when frame ``end``
+    begins (for a window that ends with the source, when its last frame ends), as a file's
+    timestamps tell; None where they are unknown. A :class:`WindowRecord` has its own rule."""
     start: int
     end: int
     frame_inds: List[int]

@@ -212,7 +212,9 @@ def test_window_times_follow_the_timestamps_of_a_variable_frame_rate_file(checkp
     video = write_vfr(tmp_path / 'vfr.mp4')
     inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu', window=4,
                                stride=2)
-    report = run_demo(video, inferencer, str(tmp_path / 'out'), DemoOptions(crop_faces=False))
+    jsonl = tmp_path / 'vfr.jsonl'
+    report = run_demo(video, inferencer, str(tmp_path / 'out'),
+                      DemoOptions(crop_faces=False, jsonl=str(jsonl)))
     starts = np.array(VFR_PTS_MS + [None], dtype=object)
     windows = report['windows']
     assert [(w['start'], w['end']) for w in windows] == [(0, 4), (2, 6), (4, 8)]
@@ -220,6 +222,14 @@ def test_window_times_follow_the_timestamps_of_a_variable_frame_rate_file(checkp
                                [starts[w['start']] / 1000 for w in windows], atol=1e-3)
     np.testing.assert_allclose([w['end_time'] for w in windows[:2]], [1.033, 2.0], atol=1e-3)
     assert 2.5 < windows[-1]['end_time'] < 2.6 and report['duration_s'] == windows[-1]['end_time']
+    # a record is written when its last frame arrives, before the next one: the last frame's
+    # timestamp plus its gap to the frame before (docs/demo.md, docs/python_api.md)
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    stamps = np.array(VFR_PTS_MS) / 1000
+    assert [(r['start'], r['end']) for r in records] == [(0, 4), (2, 6), (4, 8)]
+    np.testing.assert_allclose([r['start_time'] for r in records], stamps[[0, 2, 4]], atol=1e-3)
+    np.testing.assert_allclose([r['end_time'] for r in records],
+                               [2 * stamps[e - 1] - stamps[e - 2] for e in (4, 6, 8)], atol=3e-3)
 
 
 def test_progress_bar_counts_the_frames_and_stays_off_when_not_a_terminal(checkpoint, tmp_path):
