@@ -12,7 +12,8 @@ import torch
 
 from .utils.safe_checkpoint import atomic_torch_save, safe_checkpoint_globals, safe_load_checkpoint
 
-# mmcv-lite on purpose (DESIGN.md §3); set before mmaction imports mmcv.cnn.bricks.transformer
+# mmcv-lite on purpose (full mmcv has no wheel here; EST uses none of its compiled ops); set before
+# mmaction imports mmcv.cnn.bricks.transformer
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``',
                         category=UserWarning, module=r'mmcv\.cnn\.bricks\.transformer')
 # mmengine 0.10.7's is_installed (config loading) imports pkg_resources (deprecated, setuptools 81)

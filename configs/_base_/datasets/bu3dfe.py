@@ -1,4 +1,5 @@
-# BU-3DFE as the paper uses it (the BU-4DFE video release, DESIGN.md §4): 6 classes,
+# BU-3DFE as the paper uses it: 606 sequences of 101 subjects, i.e. the BU-4DFE video release
+# (BU-3DFE itself is static images): 6 classes,
 # subject-independent 10-fold protocol from a list file made by tools/data/convert_bu4dfe.py.
 _base_ = ['./fer_base.py']
 
