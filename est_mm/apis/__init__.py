@@ -5,7 +5,7 @@ resume; live sources: :func:`est_mm.streaming.run_live`). The face pieces they u
 :mod:`est_mm.datasets.face_extraction` (frame folders for training), the result types in
 :mod:`est_mm.results`; their names are re-exported here."""
 from .batch import is_finished, run_batch, write_csv  # noqa: F401
-from ..datasets.face_extraction import (TRACK_FILE, extract_faces,  # noqa: F401
+from ..datasets.face_extraction import (TRACK_FILE, ExtractOptions, extract_faces,  # noqa: F401
                                         extract_video_faces, find_videos,
                                         format_extract_summary)
 from ..faces import (FACE_DETECTORS, FaceDetector, FaceTrack, NoFaceError,  # noqa: F401
