@@ -5,8 +5,9 @@ samples absent on disk not fatal) and :func:`check_datasets` prints the number o
 count per class and, by name, every listed frame folder or video that is missing or empty, and
 every path listed more than once. With ``deep`` it also decodes every frame of every sample
 (:func:`~est_mm.datasets.integrity.check_every_frame`, in ``workers`` processes), naming each
-corrupt, truncated or zero-frame video and each unreadable image, and lists the frames of
-another size and the files the loader passes over (macOS AppleDouble ``._*``, non-images).
+corrupt, truncated or zero-frame video and each unreadable or damaged image (strict decoding:
+:func:`~est_mm.datasets.integrity.decode_image`), and lists the frames of another size and the
+files the loader passes over (macOS AppleDouble ``._*``, non-images).
 """
 import copy
 import multiprocessing
@@ -196,10 +197,10 @@ def check_datasets(config: str, splits: Sequence[str] = ('train', 'val', 'test')
                    max_list: int = 20, deep: bool = False, workers: int = 1,
                    progress: Optional[bool] = None, cfg_options: Optional[dict] = None) -> int:
     """Print the report of every split of ``config``; return the exit code: 1 if anything is
-    missing, empty or (``deep``) unreadable, if a duplicate meets ``duplicates='error'``, or if
-    a dataset cannot be built, else 0. A config file or ``cfg_options`` entry that cannot work
-    raises :class:`~est_mm.utils.config.ConfigError` (one line naming it). ``progress``: see
-    :func:`scan`."""
+    missing, empty or (``deep``) unreadable or damaged, if a duplicate meets
+    ``duplicates='error'``, or if a dataset cannot be built, else 0. A config file or
+    ``cfg_options`` entry that cannot work raises :class:`~est_mm.utils.config.ConfigError`
+    (one line naming it). ``progress``: see :func:`scan`."""
     from mmaction.utils import register_all_modules
 
     from ..utils.config import load_config

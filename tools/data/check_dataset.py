@@ -5,11 +5,13 @@ samples absent on disk not fatal) and the tool prints the number of samples, the
 and, by name, every listed frame folder or video that is missing or empty, and every path listed
 more than once. With ``--deep`` it also decodes every frame of every sample (``--workers N``
 processes; a progress bar on a terminal, or always with ``--progress``), naming each corrupt,
-truncated or zero-frame video and each unreadable image, and lists frames of another size than
-their folder's others and files the loader ignores (macOS AppleDouble ``._*``, non-images). Exit
-code 1 if anything is missing, empty or unreadable, if a duplicate meets ``duplicates='error'``,
-if a dataset cannot be built (bad line or label, list file not UTF-8, ...), or if the config or
-a ``--cfg-options`` entry cannot work (one line), else 0. The logic is
+truncated or zero-frame video and each unreadable or damaged image (a truncated JPEG or PNG,
+corrupt JPEG data, a bad PNG chunk CRC: libjpeg's and libpng's warnings become part of the line
+that names the file), and lists frames of another size than their folder's others and files the
+loader ignores (macOS AppleDouble ``._*``, non-images). Exit code 1 if anything is missing,
+empty, unreadable or damaged, if a duplicate meets ``duplicates='error'``, if a dataset cannot
+be built (bad line or label, list file not UTF-8, ...), or if the config or a ``--cfg-options``
+entry cannot work (one line), else 0. The logic is
 :func:`est_mm.datasets.check.check_datasets`.
 
 Example (from the repository root)::
@@ -33,8 +35,8 @@ def parse_args(argv=None):
         description='Build the datasets of an est_mm/mmaction2 config and report, per split, '
         'the number of samples, the count per class and every listed frame folder or video '
         'that is missing on disk or empty, and every path listed more than once. Exit code 1 '
-        'if anything is missing, empty or (with --deep) unreadable, or a dataset cannot be '
-        'built, 0 otherwise. The data pipeline is not run.')
+        'if anything is missing, empty or (with --deep) unreadable or damaged, or a dataset '
+        'cannot be built, 0 otherwise. The data pipeline is not run.')
     parser.add_argument('config', help='config file, e.g. configs/est_r18_dfew.py')
     parser.add_argument('--splits', nargs='+', default=['train', 'val', 'test'],
                         choices=['train', 'val', 'test'],
@@ -45,9 +47,10 @@ def parse_args(argv=None):
                         help='print at most N entries of each kind per split by name, '
                         'then a count of the rest (default: %(default)s)')
     parser.add_argument('--deep', action='store_true',
-                        help='also decode every frame of every sample, to find corrupt, '
-                        'truncated or zero-frame videos and unreadable images, and list frames '
-                        'of another size and files the loader ignores (AppleDouble ._*, '
+                        help='also decode every frame of every sample strictly, to find '
+                        'corrupt, truncated or zero-frame videos and unreadable or damaged '
+                        'images (truncated JPEG/PNG, corrupt JPEG data, bad PNG CRC), and list '
+                        'frames of another size and files the loader ignores (AppleDouble ._*, '
                         'non-images); slower: reads all the data')
     parser.add_argument('--workers', type=number(int, 1), default=1, metavar='N',
                         help='processes decoding frames for --deep (default: %(default)s)')

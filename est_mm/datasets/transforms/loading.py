@@ -193,8 +193,7 @@ class VideoOrFramesDecode(BaseTransform):
         if not decoded:
             return
         if self.on_damaged == 'error':
-            raise DamagedFrameError(f'damaged frame {path}: {problem} (strict_frames=True / '
-                                    f"on_damaged='error' stops at a damaged frame)")
+            raise DamagedFrameError(f'damaged frame {path}: {problem} (strict_frames=True)')
         if not self.damage_log and path not in _WARNED:
             _WARNED.add(path)
             from mmengine.logging import print_log
