@@ -492,7 +492,7 @@ def test_check_dataset_deep_names_every_bad_input(toy_tree, tmp_path):
             f"{osp.join(frames, '00011')} (first at {train_csv}:7)\n") in out
     assert 'samples: 6 present of 6 listed' in out
     assert f'empty (no images / 0-byte video): 1\n    {empty_video}\n' in out
-    assert 'unreadable (corrupt, truncated, zero frames, bad image): 3\n' in out
+    assert 'unreadable or damaged (corrupt, truncated, zero frames, bad image): 3\n' in out
     for path in bad_videos:
         assert f'    cannot read video {path} (corrupt, truncated, no frames or not a video)' in out
     assert 'one frame.mp4' not in out and 'clip é 3' not in out

@@ -13,7 +13,7 @@ import pytest
 import est_mm  # noqa: F401
 from est_mm.datasets import toy
 from est_mm.datasets.check import check_datasets
-from test_config_loading import CFG, run
+from helpers.cli import TOY_CONFIG, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -163,7 +163,7 @@ def test_deep_decodes_every_frame_and_lists_odd_files(odd_samples, capsys):
     capsys.readouterr()
     assert check_datasets(config, ['val'], deep=True, progress=False) == 1
     out = capsys.readouterr().out
-    assert ('  unreadable (corrupt, truncated, zero frames, bad image): 2\n'
+    assert ('  unreadable or damaged (corrupt, truncated, zero frames, bad image): 2\n'
             f'    cannot read image {osp.join(copy, "copy_3.png")}: not a JPEG, PNG or BMP image, '
             'or damaged beyond decoding (starts with 61 20 74 65)\n'
             f'    cannot decode frame 6 of 10 of video {root}/bad.avi (corrupt or truncated '
@@ -214,7 +214,7 @@ def test_workers_must_be_positive():
 
 @pytest.mark.parametrize('flag', [None, '--progress'])
 def test_check_dataset_bars_only_on_a_terminal_unless_asked(toy_set, flag):
-    rc, out, err = run('tools/data/check_dataset.py', CFG, '--splits', 'test', '--deep',
+    rc, out, err = run('tools/data/check_dataset.py', TOY_CONFIG, '--splits', 'test', '--deep',
                        *([flag] if flag else []), '--cfg-options',
                        f'test_dataloader.dataset.data_root={toy_set}', timeout=120)
     assert rc == 0, out + err

@@ -176,8 +176,8 @@ def check_split(split: str, loader_cfg, max_list: int = 20, deep: bool = False,
         problems += len(found.missing) + len(found.empty)
         if deep:
             unreadable = found.findings('problem')
-            print_names('unreadable (corrupt, truncated, zero frames, bad image)', unreadable,
-                        max_list)
+            print_names('unreadable or damaged (corrupt, truncated, zero frames, bad image)',
+                        unreadable, max_list)
             problems += len(unreadable)
             print_names('frames of another size (not an error: resized when loaded)',
                         found.findings('other_size'), max_list)

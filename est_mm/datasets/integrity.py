@@ -339,7 +339,9 @@ def _clean(raw: bytes) -> str:
 def native_stderr() -> Iterator[_Said]:
     """Whatever C libraries write to file descriptor 2 inside the block (libjpeg's "Corrupt JPEG
     data: ..." warnings, libpng's errors, OpenCV's log) goes to ``.text`` of the yielded object,
-    one line, instead of the terminal. Decoding warnings have no other way out of OpenCV."""
+    one line, instead of the terminal. Decoding warnings have no other way out of OpenCV. The
+    redirection is process-wide for the few microseconds of a decode: what another thread of
+    the process writes to stderr in that moment lands in ``.text`` too."""
     said = _Said()
     try:
         sink, saved = _sink(), os.dup(2)
