@@ -2,6 +2,7 @@
 decoder message on the terminal without its file); the loader names one once per run and
 counts them after each epoch (with and without DataLoader workers); ``strict_frames`` stops."""
 import glob
+import io
 import os
 import os.path as osp
 import shutil
@@ -88,12 +89,23 @@ DAMAGE = {
 }
 
 
+def progressive_jpeg() -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.fromarray(cv2.imdecode(np.frombuffer(JPEG, np.uint8), cv2.IMREAD_COLOR)).save(
+        out, 'JPEG', progressive=True, quality=90)
+    return out.getvalue()
+
+
 def test_intact_files_have_no_problem(tmp_path):
-    for ext, data in (('jpg', JPEG), ('png', PNG)):
-        path = tmp_path / f'ok.{ext}'
+    """Intact JPEG (baseline, progressive, with bytes a writer appended after the end marker)
+    and PNG: no problem, the pixels."""
+    for name, data in (('ok.jpg', JPEG), ('ok.png', PNG), ('progressive.jpg', progressive_jpeg()),
+                       ('trailer.jpg', JPEG + bytes(16) + b'\xff\xda trailer')):
+        path = tmp_path / name
         path.write_bytes(data)
         img, problem = decode_image(str(path))
-        assert problem is None and img.shape == (32, 32, 3)
+        assert problem is None and img.shape == (32, 32, 3), name
 
 
 @pytest.mark.parametrize('kind', list(DAMAGE))

@@ -268,18 +268,58 @@ class DecodedImage(NamedTuple):
     problem: Optional[str]  # one line without the file name; None: the file is intact
 
 
+def _after_scan(data: bytes, pos: int) -> int:
+    """Offset of the first marker after entropy-coded data starting at ``pos`` (stuffed
+    ``FF 00``, restart markers and fill bytes are part of the data); -1 if the data ends first."""
+    while True:
+        pos = data.find(b'\xff', pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return -1
+        code = data[pos + 1]
+        if code == 0xFF:
+            pos += 1
+        elif code == 0x00 or 0xD0 <= code <= 0xD7:
+            pos += 2
+        else:
+            return pos
+
+
+def jpeg_end(data: bytes) -> int:
+    """Offset just past the end-of-image marker that ends the image, walking the marker
+    segments (their lengths skip EXIF thumbnails) and scans; -1 if the data ends first."""
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF:  # stray bytes between segments: the decoder skips to a marker
+            pos = data.find(b'\xff', pos)
+            if pos < 0:
+                return -1
+            continue
+        code = data[pos + 1]
+        if code == 0xFF or code == 0x01 or 0xD0 <= code <= 0xD7:  # fill byte, no length
+            pos += 1 if code == 0xFF else 2
+            continue
+        if code == 0xD9:
+            return pos + 2
+        if pos + 4 > len(data):
+            return -1
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], 'big')
+        if code == 0xDA:
+            pos = _after_scan(data, pos)
+            if pos < 0:
+                return -1
+    return -1
+
+
 def jpeg_problem(data: bytes) -> Optional[str]:
-    """Truncation of a JPEG: no end-of-image marker after its last start-of-scan (data after
-    the marker, as some writers append, is allowed). None when the structure ends properly."""
-    if data.endswith(JPEG_EOI):
+    """Truncation of a JPEG: the data ends before the end-of-image marker that closes the image
+    (bytes after it, as some writers append, are allowed). None when the structure ends
+    properly."""
+    if data.endswith(JPEG_EOI) or jpeg_end(data) > 0:
         return None
-    sos = data.rfind(JPEG_SOS)
-    if sos < 0:
+    if data.find(JPEG_SOS) < 0:
         return f'truncated JPEG: no image data (no start-of-scan marker; {len(data)} bytes)'
-    if data.find(JPEG_EOI, sos) < 0:
-        return (f'truncated JPEG: no end-of-image marker after the image data '
-                f'({len(data)} bytes)')
-    return None
+    return (f'truncated JPEG: no end-of-image marker after the image data '
+            f'({len(data)} bytes)')
 
 
 def png_problem(data: bytes) -> Optional[str]:
