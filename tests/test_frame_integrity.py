@@ -249,3 +249,33 @@ def test_every_config_runs_the_hook_and_has_the_switch():
     cfg = load_config(osp.join(REPO, 'configs', 'est_r18_toy.py'),
                       {'strict_frames': True})
     assert dict(type='DamagedFrameHook') in cfg.custom_hooks and cfg.strict_frames is True
+
+
+def test_without_the_hook_the_loader_warns_once_per_file(clips_with_a_damaged_frame):
+    """A pipeline outside a Runner (the inferencer, a script): one warning line per damaged
+    file and process, the frame loaded as far as it decodes; ``on_damaged='error'`` raises."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    from est_mm.datasets.transforms.loading import VideoOrFramesDecode, VideoOrFramesInit
+    root, bad = clips_with_a_damaged_frame
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        for _ in range(2):
+            results = VideoOrFramesInit()({'frame_dir': osp.dirname(bad)})
+            results['frame_inds'] = np.arange(3)
+            imgs = VideoOrFramesDecode()(results)['imgs']
+            assert len(imgs) == 3 and imgs[1].shape == (32, 32, 3)
+    finally:
+        logger.removeHandler(handler)
+    assert [ln for ln in lines if bad in ln] == [
+        f'damaged frame {bad}: truncated JPEG: no end-of-image marker after the image data '
+        f'({os.path.getsize(bad)} bytes); loaded as far as it decodes']
+    results = VideoOrFramesInit()({'frame_dir': osp.dirname(bad)})
+    results['frame_inds'] = np.arange(3)
+    with pytest.raises(DamagedFrameError, match=f'damaged frame {bad}: truncated JPEG'):
+        VideoOrFramesDecode(on_damaged='error')(results)
