@@ -13,7 +13,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import number, one_line_warnings  # noqa: E402
+from tools.argtypes import add_detector_option, number, one_line_warnings  # noqa: E402
 
 
 def parse_args():
@@ -34,8 +34,7 @@ def parse_args():
     parser.add_argument('--vid-out-dir', help='also write an annotated copy of the video '
                         '(face box + current label) into this folder as <video>.mp4')
     parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda if available)')
-    parser.add_argument('--detector', default='retinaface', choices=['retinaface', 'yunet'],
-                        help='face detector (default: retinaface, as in the paper)')
+    add_detector_option(parser, help='face detector (default: %(default)s, as in the paper)')
     parser.add_argument('--detect-every', type=number(int, 1), default=1,
                         help='run the detector on every k-th frame only, keeping each face\'s '
                         'last box in between (faster on CPU; default: 1)')
