@@ -3,6 +3,7 @@ decoder message on the terminal without its file); the loader names one once per
 counts them after each epoch (with and without DataLoader workers); ``strict_frames`` stops."""
 import glob
 import io
+import json
 import os
 import os.path as osp
 import shutil
@@ -212,8 +213,8 @@ def make_runner(root, work_dir, workers=0, on_bad_sample='error', **cfg) -> Runn
         custom_hooks=[dict(type='DamagedFrameHook')])
 
 
-def log_lines(work_dir):
-    (log, ) = glob.glob(osp.join(str(work_dir), '*', '*.log'))
+def log_lines(work_dir, name='*.log'):
+    (log, ) = glob.glob(osp.join(str(work_dir), '*', name))
     with open(log) as f:
         return f.read().splitlines()
 
@@ -231,6 +232,9 @@ def test_loader_names_a_damaged_frame_once_and_counts_it_per_epoch(
         counts = [ln for ln in lines if f'damaged frames loaded in training epoch {epoch}: 1 '
                   in ln]
         assert len(counts) == 1, lines[-20:]
+    # the record in the run's log folder: one line per load (two epochs)
+    assert log_lines(tmp_path / 'work', 'damaged_frames.jsonl') == [
+        json.dumps([bad, named[0].split(f'{bad}: ')[1].split('; loaded')[0]])] * 2
 
 
 def test_strict_frames_stops_at_the_damaged_frame(clips_with_a_damaged_frame, tmp_path):

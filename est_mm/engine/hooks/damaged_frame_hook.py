@@ -3,17 +3,18 @@ loop (train, val, test) and any number of DataLoader workers; or stops the run a
 
 The frame loader (:class:`~est_mm.datasets.transforms.loading.VideoOrFramesDecode`) decodes
 strictly. Its DataLoader workers are other processes, so each report travels as one line
-appended to a file this hook owns (``damage_log`` of every such transform, set before the
-loop's workers start); the hook reads the new lines after every iteration, in the main process,
-so a frame is named once per run however many workers and epochs load it.
+appended to ``damaged_frames.jsonl`` in the run's log folder (``damage_log`` of every such
+transform, set before the loop's workers start; ``damaged_frames.rank<N>.jsonl`` on the other
+ranks of a distributed run); the hook reads the new lines after every iteration, in the main
+process, so a frame is named once per run however many workers and epochs load it. The file
+stays as the record: one ``[path, problem]`` line per load of a damaged frame.
 """
-import atexit
 import json
 import logging
 import os
+import os.path as osp
 import sys
 import tempfile
-from functools import partial
 from typing import Dict, Iterator, Optional, Set
 
 from mmengine.dist import get_rank
@@ -59,19 +60,15 @@ def _say(message: str) -> None:
         print(f'WARNING rank {get_rank()}: {message}', file=sys.stderr, flush=True)
 
 
-def _remove(path: str) -> None:
-    if os.path.exists(path):
-        os.remove(path)
-
-
 @HOOKS.register_module()
 class DamagedFrameHook(Hook):
     """Name every damaged frame image once (file and problem) in the log and print, after each
     epoch that loaded any, one line counting them; with ``stop`` end the run at the first.
 
     Works with ``num_workers=0`` and with workers (persistent or not): reports reach this hook
-    through a file in the temporary folder, removed after the run. Each process of a
-    distributed run counts the frames its own loader read.
+    through ``damaged_frames.jsonl`` in the run's log folder (written only when a frame is
+    damaged; it stays as the record). Each process of a distributed run counts the frames its
+    own loader read.
 
     Args:
         stop (bool, optional): Stop at the first damaged frame (the loader raises
@@ -86,6 +83,7 @@ class DamagedFrameHook(Hook):
         self.stop = stop
         self.log_path: Optional[str] = None
         self._offset = 0
+        self._own_file = False
         self.named: Dict[str, str] = {}  # path -> problem, over the whole run
         self._loaded: Dict[str, Set[str]] = {}  # loop -> frames reported in its current epoch
         self._loop = 'train'
@@ -93,17 +91,24 @@ class DamagedFrameHook(Hook):
     def before_run(self, runner) -> None:
         if self.stop is None:
             self.stop = bool((getattr(runner, 'cfg', None) or {}).get(STOP_KEY, False))
-        fd, self.log_path = tempfile.mkstemp(prefix='est_mm_damaged_frames_', suffix='.jsonl')
-        os.close(fd)
-        self._cleanup = partial(_remove, self.log_path)
-        atexit.register(self._cleanup)  # also when the run ends with an error
-        self._offset = 0
+        log_dir = getattr(runner, 'log_dir', None)
+        if log_dir and osp.isdir(log_dir):
+            rank = get_rank()
+            self.log_path = osp.join(log_dir, 'damaged_frames' + (f'.rank{rank}' if rank else '')
+                                     + '.jsonl')
+            self._own_file = False
+        else:  # no run folder (a bare loop): a temporary file, removed after the run
+            fd, self.log_path = tempfile.mkstemp(prefix='est_mm_damaged_frames_',
+                                                 suffix='.jsonl')
+            os.close(fd)
+            self._own_file = True
+        # train() then test() on one runner share the file: read only what comes next
+        self._offset = osp.getsize(self.log_path) if osp.exists(self.log_path) else 0
 
     def after_run(self, runner) -> None:
-        if self.log_path:
-            self._cleanup()
-            atexit.unregister(self._cleanup)
-            self.log_path = None
+        if self.log_path and self._own_file and osp.exists(self.log_path):
+            os.remove(self.log_path)
+        self.log_path = None
 
     def _attach(self, loader, loop: str) -> None:
         if self.log_path is None:  # used without a runner's before_run (e.g. a bare loop)
@@ -127,7 +132,8 @@ class DamagedFrameHook(Hook):
 
     def _collect(self) -> None:
         """Read the reports appended since the last call; name the frames not named before."""
-        if not self.log_path or os.path.getsize(self.log_path) <= self._offset:
+        if not self.log_path or not osp.exists(self.log_path) or \
+                osp.getsize(self.log_path) <= self._offset:
             return
         with open(self.log_path, 'rb') as f:
             f.seek(self._offset)
