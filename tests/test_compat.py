@@ -13,7 +13,7 @@ import torch
 
 import est_mm  # noqa: F401  (applies est_mm.compat)
 from est_mm.utils import CheckpointError, safe_load_checkpoint
-from test_config_loading import CFG, one_line, run
+from helpers.cli import TOY_CONFIG, one_line, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -220,7 +220,8 @@ def test_onnx_file_as_checkpoint_says_what_it_is(onnx_file, tmp_path):
 
 
 def test_test_py_with_onnx_checkpoint_is_one_line(onnx_file, tmp_path):
-    rc, _, err = run('tools/test.py', CFG, onnx_file, '--work-dir', str(tmp_path / 'wd'))
+    rc, _, err = run('tools/test.py', TOY_CONFIG, onnx_file, '--work-dir',
+                     str(tmp_path / 'wd'))
     assert rc == 1
     last = one_line(err)
     assert last.startswith(f'{onnx_file}: an ONNX model, not a PyTorch checkpoint') and \

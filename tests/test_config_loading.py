@@ -1,31 +1,11 @@
 """est_mm.utils.config as the tools use it: a --cfg-options typo or bad value, a file that is not a
 config, or a config that cannot be read ends with one line naming the real cause; options that
 work are merged."""
-import os
-import os.path as osp
-import subprocess
-import sys
-
 import pytest
 
 import est_mm  # noqa: F401
 from est_mm.utils.config import ConfigError, load_config, option_in_error
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CFG = 'configs/est_r18_toy.py'
-
-
-def run(*argv, timeout=300):
-    """``python <argv>`` from the repository root: (exit code, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def one_line(stderr):
-    """The last line of ``stderr``, after checking there is no traceback in it."""
-    assert 'Traceback' not in stderr, stderr[-3000:]
-    return stderr.strip().splitlines()[-1]
+from helpers.cli import TOY_CONFIG as CFG, one_line, run
 
 
 def cfg_options(*entries):

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import cut_video as cut
-from test_stream_demo import checkpoint  # noqa: F401  (the untrained toy checkpoint)
+
+from helpers.media import compose, cut_video as cut
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FEAT_DATA = osp.join(importlib.util.find_spec('feat').submodule_search_locations[0], 'tests',
@@ -83,23 +83,6 @@ def test_bad_inputs_give_one_clear_line(checkpoint, tmp_path, kind):
         assert message == f'{video}: cannot open video (not a video, corrupt, or an unsupported ' \
             'format)'
     assert not osp.exists(tmp_path / 'out' / (osp.splitext(osp.basename(video))[0] + '.json'))
-
-
-def compose(tmp_path):
-    """Two different real people side by side (the woman hidden for frames 20-27), 48 frames."""
-    def read(name):
-        cap, out = cv2.VideoCapture(osp.join(FEAT_DATA, name)), []
-        while len(out) < 48:
-            out.append(cv2.resize(cap.read()[1], (480, 270)))
-        return out
-    path = str(tmp_path / 'two_people.mp4')
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 24.0, (960, 270))
-    for t, (a, b) in enumerate(zip(read('WolfgangLanger_Pexels.mp4'), read('single_face.mp4'))):
-        if 20 <= t < 28:
-            a = a * 0
-        writer.write(np.hstack([a, b]))
-    writer.release()
-    return path
 
 
 def test_two_people_one_track_each(checkpoint, tmp_path):
@@ -208,7 +191,7 @@ def test_window_times_follow_the_timestamps_of_a_variable_frame_rate_file(checkp
     from est_mm.apis.demo import run_demo
     from est_mm.apis.inference import ESTInferencer
     from est_mm.streaming import DemoOptions
-    from test_face_pipeline import VFR_PTS_MS, write_vfr
+    from helpers.media import VFR_PTS_MS, write_vfr
     video = write_vfr(tmp_path / 'vfr.mp4')
     inferencer = ESTInferencer(osp.join(ROOT, CONFIG), checkpoint, device='cpu', window=4,
                                stride=2)

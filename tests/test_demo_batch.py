@@ -4,33 +4,19 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from test_stream_demo import CONFIG, ROOT, checkpoint, write_noise_video  # noqa: F401
-
-
-def batch(*args):
-    proc = subprocess.run([sys.executable, 'tools/demo_batch.py', *args], cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                          timeout=600)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-@pytest.fixture(scope='module')
-def short_video(module_tmp):
-    return write_noise_video(module_tmp.mktemp('rv') / 'clip.mp4', num=12)
+from helpers.cli import ROOT, TOY_CONFIG, demo_batch
 
 
 def test_batch_model_error_and_missing_list_are_one_line(short_video, tmp_path):
     bad = tmp_path / 'bad.pth'
     bad.write_text('not a checkpoint')
     for workers in ('1', '2'):
-        rc, out, err = batch(short_video, '--config', CONFIG, '--checkpoint', str(bad),
+        rc, out, err = demo_batch(short_video, '--config', TOY_CONFIG, '--checkpoint', str(bad),
                              '--workers', workers, '--out-dir', str(tmp_path / 'o'),
                              '--no-progress')
         assert rc == 1
         assert len(err.strip().splitlines()) == 1 and str(bad) in err, err
-    rc, out, err = batch('--list', str(tmp_path / 'missing.txt'), '--config', CONFIG,
+    rc, out, err = demo_batch('--list', str(tmp_path / 'missing.txt'), '--config', TOY_CONFIG,
                          '--checkpoint', str(bad))
     assert rc == 1
     assert len(err.strip().splitlines()) == 1 and 'missing.txt' in err, err
@@ -50,7 +36,7 @@ def test_ctrl_c_stops_demo_batch_and_its_workers_and_a_rerun_resumes(short_video
     for i in range(24):
         shutil.copy(short_video, videos / f'v{i:02d}.mp4')
     out = tmp_path / 'out'
-    args = [sys.executable, 'tools/demo_batch.py', str(videos), '--config', CONFIG,
+    args = [sys.executable, 'tools/demo_batch.py', str(videos), '--config', TOY_CONFIG,
             '--checkpoint', checkpoint, '--no-face-crop', '--window', '4', '--device', 'cpu',
             '--out-dir', str(out), '--workers', '2', '--no-progress']
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -70,7 +56,7 @@ def test_ctrl_c_stops_demo_batch_and_its_workers_and_a_rerun_resumes(short_video
     done = len(glob.glob(finished))
     time.sleep(2)
     assert len(glob.glob(finished)) == done and 1 <= done < 24  # nothing goes on after the exit
-    rc, out_text, err = batch(*args[2:])
+    rc, out_text, err = demo_batch(*args[2:])
     assert rc == 0, err
     assert len(glob.glob(finished)) == 24
     assert f'{24 - done} video(s) done, {done} finished before (skipped)' in out_text + err
@@ -80,7 +66,7 @@ def test_batch_with_no_video_names_the_folder_and_the_extensions(tmp_path):
     empty = tmp_path / 'empty'
     empty.mkdir()
     (empty / 'notes.txt').write_text('not a video')
-    rc, out, err = batch(str(empty), '--config', CONFIG, '--checkpoint', 'never_read.pth')
+    rc, out, err = demo_batch(str(empty), '--config', TOY_CONFIG, '--checkpoint', 'never_read.pth')
     assert rc == 1 and out == ''
     from est_mm.datasets.fer_video_dataset import VIDEO_EXTENSIONS
     assert '.mp4' in VIDEO_EXTENSIONS

@@ -3,9 +3,8 @@ import pytest
 import torch
 
 from est_mm.utils.devices import available_devices, resolve_device
-from test_config_loading import CFG, one_line, run
+from helpers.cli import TOY_CONFIG, one_line, run
 
-# --- devices ---------------------------------------------------------------------------------
 
 def test_missing_device_names_the_devices_here():
     here = ', '.join(available_devices())
@@ -24,7 +23,7 @@ def test_missing_device_names_the_devices_here():
 
 @pytest.mark.skipif(torch.backends.mps.is_available(), reason='this machine has mps')
 def test_analysis_tool_device_mps_is_one_line():
-    rc, _, err = run('tools/analysis/complexity.py', CFG, '--device', 'mps')
+    rc, _, err = run('tools/analysis/complexity.py', TOY_CONFIG, '--device', 'mps')
     assert rc == 1
     assert one_line(err) == ('--device mps: this machine has no mps device (devices here: '
                              f'{", ".join(available_devices())})')

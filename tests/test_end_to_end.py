@@ -15,7 +15,7 @@ import torch
 
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
 import mmaction
-from conftest import data_options
+from helpers.data import data_options
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MMACTION_TOOLS = osp.join(osp.dirname(mmaction.__file__), '.mim', 'tools')

@@ -2,7 +2,6 @@
 files, unreadable inputs, finding videos through symbolic links, and the command lines of
 tools/demo.py and tools/data/extract_faces.py (bad values refused while parsing, --help without
 torch, Ctrl-C as one line)."""
-import fractions
 import os
 import os.path as osp
 import signal
@@ -17,18 +16,10 @@ import pytest
 from est_mm.datasets.face_extraction import find_videos
 from est_mm.faces.tracking import smooth_series
 from est_mm.utils.stage_timer import StageTimer
-from conftest import write_h264
 from est_mm.video import ArrayFrames, VideoFrames, VideoReadError
+from helpers.media import VFR_PTS_MS, write_vfr
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-VFR_PTS_MS = [0, 100, 200, 1000, 1033, 1066, 2000, 2500]  # irregular frame times
-
-
-def write_vfr(path, pts_ms=VFR_PTS_MS, size=64):
-    """An H.264 .mp4 whose frames are shown at ``pts_ms`` milliseconds (PyAV)."""
-    images = (np.full((size, size, 3), 20 * i, np.uint8) for i in range(len(pts_ms)))
-    return write_h264(path, images, 30, pts=pts_ms, time_base=fractions.Fraction(1, 1000),
-                      faststart=False)
 
 
 def test_smoothing_is_the_centred_moving_average():

@@ -14,7 +14,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import PYFEAT_DATA, needs_pyfeat
+from helpers.pyfeat import PYFEAT_DATA, needs_pyfeat
 
 from est_mm.datasets.face_extraction import (TRACK_FILE, ExtractOptions, extract_video_faces,
                                              find_videos)

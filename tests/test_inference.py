@@ -121,7 +121,7 @@ def test_runs_the_configs_own_test_pipeline(tmp_path):
 
 def test_window_times_of_a_variable_frame_rate_file_come_from_its_timestamps(tmp_path):
     """Frame 3 of this file starts at 1.0 s, not at 3 / average fps."""
-    from test_face_pipeline import VFR_PTS_MS, write_vfr
+    from helpers.media import VFR_PTS_MS, write_vfr
     video = write_vfr(tmp_path / 'vfr.mp4')
     inferencer = ESTInferencer(osp.join(ROOT, 'configs/est_r18_toy.py'), device='cpu', window=4,
                                stride=2)

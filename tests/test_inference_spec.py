@@ -169,7 +169,7 @@ def test_test_py_uses_the_checkpoints_frame_size_and_says_so(toy_checkpoint, toy
 
 def test_demo_says_the_checkpoints_frame_size_in_one_line(toy_checkpoint, tmp_path):
     """Python's warning format put the tool's file:line in front and its source line below."""
-    from conftest import write_h264
+    from helpers.media import write_h264
     rng = np.random.default_rng(0)
     video = write_h264(tmp_path / 'clip.mp4',
                        (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(12)))

@@ -5,7 +5,7 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from conftest import PYFEAT_DATA, needs_pyfeat
+from helpers.pyfeat import PYFEAT_DATA, needs_pyfeat
 
 from est_mm.faces import (associate, detect_video, detect_with_appearance, track_faces,
                           track_main_face)

@@ -21,11 +21,13 @@ import torchvision
 from mmengine.config import Config
 
 import est_mm  # noqa: F401  (safe-loading globals for torch.load below)
-from conftest import cut_video, data_options
 from est_mm.convert.official_est import (CONVERT_ERRORS, OfficialCheckpointError,
                                         convert_official, convert_official_checkpoint,
                                         convert_official_file, official_key)
 from est_mm.models.common import sine_positional_encoding
+from helpers.checkpoints import tv_to_mmaction
+from helpers.data import data_options
+from helpers.media import cut_video
 from mmaction.registry import DATASETS, MODELS
 from mmaction.utils import register_all_modules
 
@@ -553,7 +555,6 @@ def test_onnx_export_keeps_names_and_prediction(toy_fear, tmp_path):
 # the authors' face-pretrained ResNet-18 (tools/convert/resnet_checkpoint.py)
 
 def test_face_pretrained_resnet_drops_fc_and_feature(tmp_path):
-    from test_pretrained import tv_to_mmaction
     torch.manual_seed(0)
     tv = torchvision.models.resnet18(num_classes=8)
     for m in tv.modules():  # non-trivial running statistics

@@ -5,11 +5,8 @@ import os.path as osp
 import pytest
 
 from est_mm.utils.files import check_writable_dir
-from test_config_loading import CFG, one_line, run
-from test_demo_batch import batch, short_video  # noqa: F401
-from test_stream_demo import CONFIG, demo
+from helpers.cli import TOY_CONFIG, demo, demo_batch, one_line, run
 
-# --- output folders that cannot be written ---------------------------------------------------
 
 def test_check_writable_dir(tmp_path):
     blocker = tmp_path / 'a_file'
@@ -29,7 +26,7 @@ def test_test_py_unwritable_dump_folder_before_anything(tmp_path):
     """The folder is refused before the checkpoint (absent here) is even looked at."""
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
-    rc, _, err = run('tools/test.py', CFG, str(tmp_path / 'absent.pth'), '--work-dir',
+    rc, _, err = run('tools/test.py', TOY_CONFIG, str(tmp_path / 'absent.pth'), '--work-dir',
                      str(tmp_path / 'wd'), '--dump', str(blocker / 'preds.pkl'))
     assert rc == 1
     assert one_line(err) == f'{blocker}: cannot write to this folder (Not a directory)'
@@ -47,8 +44,8 @@ def test_extract_faces_unwritable_out_before_any_video(tmp_path):
 def test_analysis_tool_unwritable_json_folder(tmp_path):
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
-    rc, _, err = run('tools/analysis/complexity.py', CFG, '--throughput-iters', '0', '--json',
-                     str(blocker / 'report.json'))
+    rc, _, err = run('tools/analysis/complexity.py', TOY_CONFIG, '--throughput-iters', '0',
+                     '--json', str(blocker / 'report.json'))
     assert rc == 1
     assert one_line(err) == f'{blocker}: cannot write to this folder (Not a directory)'
 
@@ -56,10 +53,10 @@ def test_analysis_tool_unwritable_json_folder(tmp_path):
 @pytest.mark.skipif(not osp.isdir('/sys/kernel'), reason='needs /sys (unwritable even as root)')
 @pytest.mark.parametrize('option', ['--out-dir', '--vid-out-dir'])
 def test_unwritable_output_folder_is_one_line_before_the_model(option, short_video, tmp_path):
-    rc, out, err = demo(short_video, CONFIG, str(tmp_path / 'missing.pth'), option, '/sys/x')
+    rc, out, err = demo(short_video, TOY_CONFIG, str(tmp_path / 'missing.pth'), option, '/sys/x')
     assert rc == 1
     assert err.strip().startswith('/sys/x: cannot write to this folder (')  # not the checkpoint
-    rc, out, err = batch(short_video, '--config', CONFIG, '--checkpoint',
+    rc, out, err = demo_batch(short_video, '--config', TOY_CONFIG, '--checkpoint',
                          str(tmp_path / 'missing.pth'), option, '/sys/x')
     assert rc == 1
     assert err.strip().startswith('/sys/x: cannot write to this folder (')

@@ -12,25 +12,11 @@ import est_mm  # noqa: F401
 from est_mm.utils import torchvision_resnet_state_dict
 from mmaction.registry import MODELS
 from mmaction.utils import register_all_modules
-from test_config_loading import one_line, run
+from helpers.checkpoints import tv_to_mmaction
+from helpers.cli import one_line, run
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 register_all_modules()
-
-
-def tv_to_mmaction(name):
-    """torchvision key → mmaction2 ResNet key (conv/bn wrapped in ConvModule)."""
-    parts = name.split('.')
-    if parts[0] == 'conv1':
-        return 'conv1.conv.' + parts[1]
-    if parts[0] == 'bn1':
-        return 'conv1.bn.' + parts[1]
-    if 'downsample' in parts:
-        i = parts.index('downsample')
-        return '.'.join(parts[:i + 1] + [('conv', 'bn')[int(parts[i + 1])]] + parts[i + 2:])
-    layer, block, mod, attr = parts
-    kind, idx = mod[:-1], mod[-1]
-    return f'{layer}.{block}.conv{idx}.{"conv" if kind == "conv" else "bn"}.{attr}'
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import data_options
+from helpers.data import data_options
 from est_mm.engine.resume_check import (ABSENT, ResumeConfigError, check_resume_config,
                                         config_differences, parse_config_text)
 

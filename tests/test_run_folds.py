@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import data_options
+from helpers.data import data_options
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

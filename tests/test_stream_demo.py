@@ -14,37 +14,17 @@ import threading
 
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
 
 import est_mm  # noqa: F401
 from est_mm.apis.inference import ESTInferencer
 from est_mm.streaming import DemoOptions, LiveOptions, run_live
-from conftest import write_h264
-from test_video_sources import RangeHandler
+from helpers.cli import demo
+from helpers.media import compose, write_noise_video
+from helpers.servers import RangeHandler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/est_r18_toy.py'
 N, H, W, FPS = 140, 48, 64, 25
-
-
-def write_noise_video(path, num=N, faststart=True):
-    """``num`` frames of seeded noise (every frame different), 64x48 H.264 at 25 fps."""
-    rng = np.random.default_rng(0)
-    return write_h264(path, (rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(num)),
-                      FPS, faststart=faststart)
-
-
-@pytest.fixture(scope='module')
-def checkpoint(module_tmp):
-    from mmaction.registry import MODELS
-    from mmaction.utils import register_all_modules
-    register_all_modules()
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model)
-    path = str(module_tmp.mktemp('ckpt') / 'untrained.pth')
-    torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
-    return path
 
 
 @pytest.fixture(scope='module')
@@ -63,13 +43,6 @@ def serve(path):
     httpd.data = open(path, 'rb').read()
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f'http://127.0.0.1:{httpd.server_address[1]}/clip.mp4'
-
-
-def demo(*args, stdin=None):
-    proc = subprocess.run([sys.executable, 'tools/demo.py', *args], cwd=ROOT, stdin=stdin,
-                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                          timeout=600)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def read_jsonl(path):
@@ -154,7 +127,6 @@ def test_live_sources_refuse_to_replace_a_jsonl(video, checkpoint, tmp_path):
 def test_occluded_face_keeps_its_id_through_the_online_tracker(pyfeat_media, inferencer,
                                                                tmp_path):
     pyfeat_media('single_face.mp4')
-    from test_demo import compose  # two people; the left one hidden for frames 20-27
     path = compose(tmp_path)
     summary = run_live(path, inferencer, str(tmp_path / 'two.jsonl'), status=None)
     assert summary['tracks'] == [1, 2] and summary['frames'] == 48

@@ -11,14 +11,14 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
 
 from est_mm.video import VideoFrames, VideoReadError
-from conftest import write_h264
 from est_mm.video.sources import StreamError, StreamStalledError, open_stream, source_kind
+from helpers.media import VFR_PTS_MS, write_h264, write_vfr
+from helpers.servers import RangeHandler
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 N, H, W = 60, 48, 64
@@ -27,7 +27,7 @@ FPS = 25
 
 def write_video(path, faststart=True):
     """A 60-frame 64x48 25 fps H.264 mp4 of a moving block on a seeded noise background (moov
-    atom first, so it can be read from a pipe). Variable frame rates: tests/test_face_pipeline."""
+    atom first, so it can be read from a pipe). Variable frame rates: helpers.media.write_vfr."""
     rng = np.random.default_rng(0)
     background = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
 
@@ -55,41 +55,6 @@ def read_all(stream):
     items = list(stream)
     assert [f.index for f in items] == list(range(len(items)))
     return np.stack([f.image for f in items]), np.array([f.time for f in items])
-
-
-class RangeHandler(http.server.BaseHTTPRequestHandler):
-    """Serves ``/clip.mp4`` from ``server.data`` with byte ranges; ``/stall.mp4`` sends the
-    first third of it, then nothing for 5 s."""
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        data = self.server.data
-        start, end = 0, len(data) - 1
-        ranged = self.headers.get('Range', '').startswith('bytes=')
-        if ranged:
-            first, _, last = self.headers['Range'][6:].partition('-')
-            start, end = int(first or 0), int(last) if last else len(data) - 1
-        if self.path not in ('/clip.mp4', '/stall.mp4') or start >= len(data):
-            self.send_error(404 if start < len(data) else 416)
-            return
-        self.send_response(206 if ranged else 200)
-        self.send_header('Content-Type', 'video/mp4')
-        self.send_header('Accept-Ranges', 'bytes')
-        self.send_header('Content-Length', str(end - start + 1))
-        if ranged:
-            self.send_header('Content-Range', f'bytes {start}-{end}/{len(data)}')
-        self.end_headers()
-        body = data[start:end + 1]
-        try:
-            if self.path == '/stall.mp4':
-                self.wfile.write(body[:len(data) // 3])
-                self.wfile.flush()
-                time.sleep(5)
-            self.wfile.write(body)
-        except OSError:  # the client gave up
-            pass
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope='module')
@@ -283,7 +248,6 @@ def test_corrupt_packet_is_skipped_and_counted(video, reference, tmp_path):
 
 
 def test_variable_frame_rate_times_come_from_timestamps(tmp_path):
-    from test_face_pipeline import VFR_PTS_MS, write_vfr
     path = write_vfr(tmp_path / 'vfr.mp4')
     times = [f.time for f in open_stream(path)]
     np.testing.assert_allclose(times, np.array(VFR_PTS_MS) / 1000, atol=1e-3)  # muxer rounding
