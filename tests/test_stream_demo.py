@@ -237,18 +237,14 @@ def test_live_run_shorter_than_a_window_names_the_track_and_exits_1(checkpoint, 
                          'the 105 frames a window needs (--window sets a shorter one)')
 
 
-@pytest.mark.parametrize('tool', ['tools/demo.py'])
-def test_ctrl_c_is_one_line_and_exit_130(tool, checkpoint, tmp_path):
-    """SIGINT to the process group while the tool waits on stdin (demo) or works (batch)."""
+def test_ctrl_c_while_waiting_on_stdin_is_one_line_and_exit_130(checkpoint, tmp_path):
+    """SIGINT to the process group while tools/demo.py waits on stdin (tools/demo_batch.py:
+    tests/test_demo_batch.py)."""
     import signal
     import time
-    if tool == 'tools/demo.py':
-        args = ['-', CONFIG, checkpoint, '--out-dir', str(tmp_path), '--timeout', '600']
-    else:
-        video = write_noise_video(tmp_path / 'v.mp4', num=300)
-        args = [video, '--config', CONFIG, '--checkpoint', checkpoint, '--no-face-crop',
-                '--device', 'cpu', '--out-dir', str(tmp_path / 'o'), '--no-progress']
-    proc = subprocess.Popen([sys.executable, tool, *args], cwd=ROOT, stdin=subprocess.PIPE,
+    args = ['tools/demo.py', '-', CONFIG, checkpoint, '--out-dir', str(tmp_path), '--timeout',
+            '600']
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
     time.sleep(8)  # past the imports (not asserted on)
