@@ -204,6 +204,8 @@ def make_runner(root, work_dir, workers=0, on_bad_sample='error', **cfg) -> Runn
                    on_bad_sample=on_bad_sample)
     return Runner(
         model=TinyModel(), work_dir=str(work_dir), default_scope='mmaction', cfg=cfg,
+        # mmengine keeps one visualizer per experiment name (the start second by default)
+        experiment_name=f'{osp.basename(osp.dirname(work_dir))}_{osp.basename(work_dir)}',
         train_dataloader=dict(batch_size=2, num_workers=workers, persistent_workers=False,
                               sampler=dict(type='DefaultSampler', shuffle=False),
                               dataset=dataset),
@@ -234,7 +236,7 @@ def test_loader_names_a_damaged_frame_once_and_counts_it_per_epoch(
         assert len(counts) == 1, lines[-20:]
     # the record in the run's log folder: one line per load (two epochs)
     assert log_lines(tmp_path / 'work', 'damaged_frames.jsonl') == [
-        json.dumps([bad, named[0].split(f'{bad}: ')[1].split('; loaded')[0]])] * 2
+        json.dumps([bad, named[0].split(f'{bad}: ')[1].split('; loaded')[0], True])] * 2
 
 
 def test_strict_frames_stops_at_the_damaged_frame(clips_with_a_damaged_frame, tmp_path):

@@ -189,7 +189,7 @@ class VideoOrFramesDecode(BaseTransform):
         raises in the caller)."""
         if self.damage_log:
             with open(self.damage_log, 'a', encoding='utf-8') as f:  # one line, one write
-                f.write(json.dumps([path, problem]) + '\n')
+                f.write(json.dumps([path, problem, decoded]) + '\n')
         if not decoded:
             return
         if self.on_damaged == 'error':

@@ -7,7 +7,8 @@ appended to ``damaged_frames.jsonl`` in the run's log folder (``damage_log`` of 
 transform, set before the loop's workers start; ``damaged_frames.rank<N>.jsonl`` on the other
 ranks of a distributed run); the hook reads the new lines after every iteration, in the main
 process, so a frame is named once per run however many workers and epochs load it. The file
-stays as the record: one ``[path, problem]`` line per load of a damaged frame.
+stays as the record: one ``[path, problem, decoded]`` line per load of a damaged frame
+(``decoded``: false for a frame with no pixels at all, whose sample fails to load).
 """
 import json
 import logging
@@ -141,14 +142,16 @@ class DamagedFrameHook(Hook):
         end = data.rfind(b'\n') + 1  # a line still being written waits for the next call
         self._offset += end
         for line in data[:end].decode('utf-8').splitlines():
-            path, problem = json.loads(line)
+            path, problem, decoded = json.loads(line)
             if self.stop:  # the loader stopped already, unless on_bad_sample='skip' skipped it
                 raise DamagedFrameError(f'damaged frame {path}: {problem} ({STOP_KEY}=True)')
             self._loaded.setdefault(self._loop, set()).add(path)
             if path not in self.named:
                 self.named[path] = problem
-                _say(f'damaged frame {path}: {problem}; loaded as far as it decodes '
-                     f'({STOP_KEY}=True stops at a damaged frame)')
+                _say(f'damaged frame {path}: {problem}; '
+                     + ('loaded as far as it decodes' if decoded else
+                        'does not decode: its sample fails to load (on_bad_sample)')
+                     + f' ({STOP_KEY}=True stops at a damaged frame)')
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self._collect()
