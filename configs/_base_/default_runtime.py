@@ -19,9 +19,11 @@ default_hooks = dict(
 # FERReportHook: writes FERConfusionMatrix's confusion_matrix.png / .csv and fer_report.json into
 # the run's log folder after each test / val epoch. DamagedFrameHook: names each damaged frame
 # image (truncated, corrupt JPEG data, bad PNG CRC) once in the log and counts them after each
-# epoch, from every DataLoader worker.
+# epoch, from every DataLoader worker. ClassMappingHook: a load_from checkpoint trained on other
+# classes re-maps (same names, other order) or re-initialises only the final classifier layer,
+# saying so in one line (est_mm/engine/class_mapping.py).
 custom_hooks = [dict(type='ESTMetaHook'), dict(type='EpochSeedHook'), dict(type='FERReportHook'),
-                dict(type='DamagedFrameHook')]
+                dict(type='DamagedFrameHook'), dict(type='ClassMappingHook')]
 
 # A damaged frame is loaded as far as it decodes, named once and counted (DamagedFrameHook);
 # True stops the run at the first one instead (--cfg-options strict_frames=True).

@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 from mmaction.utils import ConfigType
+from ..utils.classes_file import classes_file_path, read_classes_file
 from .emotion_names import emotion_key
 from .holdout import check_holdout_args, stratified_holdout
 from .integrity import (BAD_SAMPLE_POLICIES, DUPLICATE_POLICIES, BadSampleError, Duplicate,
@@ -168,8 +169,11 @@ class FERVideoDataset(BaseActionDataset):
                  deep_check: bool = False,
                  encoding: str = 'utf-8',
                  encoding_errors: str = 'strict',
+                 classes_file: Optional[str] = None,
                  **kwargs) -> None:
         owner = type(self).__name__
+        if classes_file is not None:
+            kwargs['metainfo'] = self._classes_from_file(classes_file, kwargs)
         if missing not in (None, 'error', 'skip'):
             raise ValueError(f"{owner}: missing must be 'error' or 'skip' (or None: no check), "
                              f'got {missing!r}')
@@ -205,6 +209,20 @@ class FERVideoDataset(BaseActionDataset):
             ann_file, pipeline=pipeline, data_prefix=data_prefix, num_classes=num_classes,
             **kwargs)
         self._use_target_metainfo()
+
+    @staticmethod
+    def _classes_from_file(classes_file: str, kwargs: dict) -> dict:
+        """``metainfo`` with the classes of ``classes_file`` (see
+        :func:`~est_mm.utils.classes_file.read_classes_file`)."""
+        path = classes_file_path(dict(classes_file=classes_file,
+                                      data_root=kwargs.get('data_root')))
+        classes = list(read_classes_file(path))
+        metainfo = dict(kwargs.get('metainfo') or {})
+        given = metainfo.get('classes')
+        if given and [str(c) for c in given] != classes:
+            raise ValueError(f'{path} names the classes {", ".join(classes)}, but '
+                             f'metainfo.classes names {", ".join(map(str, given))}')
+        return dict(metainfo, classes=classes)
 
     @property
     def source_classes(self) -> Optional[Tuple[str, ...]]:

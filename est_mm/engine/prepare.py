@@ -6,7 +6,8 @@ from mmaction.registry import MODELS
 from mmaction.utils import register_all_modules
 
 from .. import datasets, models  # noqa: F401  (registers est_mm's datasets and models)
-from ..inference_spec import apply_spec, resolve_spec
+from ..inference_spec import apply_spec, checkpoint_fields, resolve_spec
+from ..utils.classes_file import apply_classes_files
 from ..utils.errors import first_line
 from ..utils.safe_checkpoint import CheckpointError, safe_load_checkpoint
 
@@ -37,6 +38,7 @@ def prepare_model(cfg, checkpoint: Optional[str], *, config: Optional[str] = Non
     returns None for it (``tools/test.py``, whose Runner builds its own)."""
     register_all_modules()
     config = config or getattr(cfg, 'filename', None) or 'the config'
+    _fill_num_classes(cfg, checkpoint)
     try:
         model = MODELS.build(cfg.model)
     except Exception as err:  # noqa: BLE001 - one line naming the config
@@ -61,6 +63,19 @@ def prepare_model(cfg, checkpoint: Optional[str], *, config: Optional[str] = Non
     _use_spec_preprocessor(model, cfg)
     model.load_state_dict(state, strict=False)  # differences were checked above
     return model.eval(), spec, cfg
+
+
+def _fill_num_classes(cfg, checkpoint: Optional[str]) -> None:
+    """A head with ``num_classes=None`` (a config whose ``classes_file`` gives the classes):
+    the number from that file where it is there, else from the checkpoint's class names."""
+    apply_classes_files(cfg, missing_ok=True)
+    head = (cfg.get('model') or {}).get('cls_head')
+    if not isinstance(head, Mapping) or head.get('num_classes') is not None or not checkpoint:
+        return
+    meta = safe_load_checkpoint(checkpoint, map_location='cpu')
+    classes = checkpoint_fields(meta.get('meta') if isinstance(meta, Mapping) else None)
+    if classes.get('classes'):
+        head['num_classes'] = len(classes['classes'])
 
 
 def _use_spec_preprocessor(model, cfg) -> None:

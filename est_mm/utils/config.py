@@ -57,7 +57,13 @@ def load_config(path, cfg_options: Optional[Mapping] = None, require: Sequence[s
     if missing:
         raise ConfigError(f'{path}: has no {" or ".join(missing)}: not an mmaction2 config '
                           '(e.g. configs/est_r18_dfew.py)')
-    return merge_cfg_options(cfg, cfg_options, str(path))
+    cfg = merge_cfg_options(cfg, cfg_options, str(path))
+    from .classes_file import apply_classes_files
+    try:  # after the merge, so the names follow an overridden data_root
+        apply_classes_files(cfg)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f'{path}: {first_line(err)}') from None
+    return cfg
 
 
 def merge_cfg_options(cfg, options: Optional[Mapping], name: Optional[str] = None):
