@@ -18,7 +18,7 @@ import numpy as np
 
 from ..utils.files import atomic_write, check_writable_dir, refuse_existing
 from .fer_video_dataset import is_video_name
-from .integrity import probe_sample, read_text
+from .integrity import native_stderr, probe_sample, read_text
 
 __all__ = ['SPLITS', 'CLASSES_FILE', 'ListError', 'Clip', 'ListOptions', 'scan_class_folders',
            'read_clip_csv', 'set_subjects', 'check_clips', 'split_clips', 'make_lists']
@@ -166,7 +166,8 @@ def check_clips(clips: Sequence[Clip], readable: bool = True, progress: bool = F
         from tqdm import tqdm
         for clip in tqdm(clips, desc='checking', unit='clip', disable=not progress,
                          dynamic_ncols=True):
-            problem = probe_sample(clip.path)
+            with native_stderr():  # FFmpeg's and decord's own lines: the problem says it
+                problem = probe_sample(clip.path)
             if problem is not None:
                 listed = f' (listed at {clip.where})' if clip.where != clip.path else ''
                 raise ListError(f'unreadable clip{listed}: {problem}')
