@@ -160,8 +160,14 @@ def subject_in_two_splits(root):
     return ['--csv', str(root / 'list.csv')], "subject 'p0' is in val and in train", 'list.csv:5'
 
 
+def faces_inside_root(root):
+    class_tree(root, {'a': 3, 'b': 3})
+    return ([str(root), '--extract-faces', str(root / 'faces')], 'must be outside',
+            str(root / 'faces'))
+
+
 @pytest.mark.parametrize('malformed', [corrupt_video, empty_class, too_few, duplicate_in_csv,
-                                       subject_in_two_splits])
+                                       subject_in_two_splits, faces_inside_root])
 def test_malformed_input_is_one_line_and_nothing_written(tmp_path, malformed, capfd,
                                                          monkeypatch):
     args, *expected = malformed(tmp_path / 'videos')

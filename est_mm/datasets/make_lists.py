@@ -332,6 +332,10 @@ def make_lists(out_dir: str, root: Optional[str] = None, csv_file: Optional[str]
     check_writable_dir(out_dir, create=False)
     if (root is None) == (csv_file is None):
         raise ListError('give either a folder of class folders or a CSV file')
+    if face_dir is not None and root is not None and osp.abspath(face_dir).startswith(
+            osp.join(osp.abspath(root), '')):
+        raise ListError(f'{face_dir}: the face folder must be outside {root} (its folders would '
+                        f'be read as clips of a class)')
     if root is not None:
         clips, ignored = scan_class_folders(root)
         if ignored:
