@@ -222,3 +222,17 @@ def test_extract_faces_first_and_resume(tmp_path, pyfeat_video, pyfeat_media):
 def _extract_options():
     from est_mm.datasets.face_extraction import ExtractOptions
     return ExtractOptions(progress=False)
+
+
+def test_help_is_quick_and_bad_options_are_refused_while_parsing():
+    rc, stdout, stderr = run('-X', 'importtime', TOOL, '--help')
+    imported = {line.split('|')[-1].strip().split('.')[0] for line in stderr.splitlines()
+                if line.startswith('import time:')}
+    assert rc == 0 and 'sorted by name' in ' '.join(stdout.split()).lower()
+    assert 'argparse' in imported and not imported & {'torch', 'est_mm', 'mmengine'}
+    for args, message in [(['v', '--split', '0.8', '0.2', '0'], 'argument --split: must be > 0'),
+                          (['v', '--subject-regex', '(P'], 'argument --subject-regex: not a '),
+                          (['v', '--csv', 'a.csv'], 'give either ROOT or --csv FILE'),
+                          ([], 'give either ROOT or --csv FILE')]:
+        rc, _, stderr = run(TOOL, *args, '--out', 'lists')
+        assert rc == 2 and message in stderr.strip().splitlines()[-1], stderr
