@@ -147,11 +147,13 @@ def train(args):
     from est_mm.engine.runner import (build_runner, check_data_roots, check_train_batch,
                                       finish_distributed)
     from est_mm.utils import CheckpointError
-    from est_mm.utils.config import ConfigError, load_config, option_in_error
+    from est_mm.utils.config import (ConfigError, apply_classes_files, load_config,
+                                     option_in_error)
     from est_mm.utils.errors import first_line, last_line
 
-    try:
-        cfg = merge_args(load_config(args.config), args)
+    try:  # classes.txt is read once every option is merged (it follows their data_root)
+        cfg = apply_classes_files(merge_args(load_config(args.config, classes_files=False), args),
+                                  args.config)
         check_train_batch(cfg, args.launcher)  # SSOP's BatchNorm: >= 2 clips per step in all
         check_data_roots(cfg, ['train_dataloader'] + (['val_dataloader'] if cfg.get('val_cfg')
                                                       else []))

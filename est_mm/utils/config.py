@@ -49,20 +49,32 @@ def read_config(path):
                           f'{first_line(err)}') from None
 
 
-def load_config(path, cfg_options: Optional[Mapping] = None, require: Sequence[str] = ('model',)):
-    """:func:`read_config` with ``cfg_options`` merged (:func:`merge_cfg_options`); refuses a
-    config without the top-level keys in ``require``."""
+def load_config(path, cfg_options: Optional[Mapping] = None, require: Sequence[str] = ('model',),
+                classes_files: bool = True):
+    """:func:`read_config` with ``cfg_options`` merged (:func:`merge_cfg_options`), then the
+    datasets' ``classes_file`` read (:func:`apply_classes_files`; ``classes_files=False`` for a
+    caller that merges more options first and calls it itself); refuses a config without the
+    top-level keys in ``require``."""
     cfg = read_config(path)
     missing = [key for key in require if key not in cfg]
     if missing:
         raise ConfigError(f'{path}: has no {" or ".join(missing)}: not an mmaction2 config '
                           '(e.g. configs/est_r18_dfew.py)')
     cfg = merge_cfg_options(cfg, cfg_options, str(path))
-    from .classes_file import apply_classes_files
-    try:  # after the merge, so the names follow an overridden data_root
-        apply_classes_files(cfg)
+    return apply_classes_files(cfg, str(path)) if classes_files else cfg
+
+
+def apply_classes_files(cfg, name: Optional[str] = None):
+    """Class names and the head's ``num_classes`` from the datasets' ``classes_file``
+    (:func:`~est_mm.utils.classes_file.apply_classes_files`), after every option is merged so
+    they follow an overridden ``data_root``; :class:`ConfigError` naming the config and the
+    file. Returns ``cfg``."""
+    from .classes_file import apply_classes_files as apply
+    try:
+        apply(cfg)
     except (OSError, ValueError) as err:
-        raise ConfigError(f'{path}: {first_line(err)}') from None
+        name = name or getattr(cfg, 'filename', None) or 'the config'
+        raise ConfigError(f'{name}: {first_line(err)}') from None
     return cfg
 
 
