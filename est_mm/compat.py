@@ -3,6 +3,7 @@
 Each entry says which package/version it works around and why (measured 2026-11 with the versions
 est_mm pins). Nothing here weakens checkpoint security.
 """
+import contextlib
 import os
 import sys
 import types
@@ -97,6 +98,20 @@ def quiet_pyav() -> None:
     frame-threaded decoder before the end of a video deadlocks (PyAV #909; seen here in a test)."""
     import av
     av.logging.set_level(None)
+
+
+@contextlib.contextmanager
+def opencv_threads_for_fork(threads: int = 1):
+    """OpenCV 4.x: ``cv2.setNumThreads`` in a forked child hangs when the parent had started
+    OpenCV's thread pool (it joins threads the child does not have). Set the count in the parent
+    around the fork instead: the workers inherit it and never reconfigure."""
+    import cv2
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def apply() -> None:

@@ -18,6 +18,7 @@ import warnings
 from collections import Counter
 from typing import List, NamedTuple, Optional, Sequence
 
+from ..compat import opencv_threads_for_fork
 from .integrity import Duplicate, SampleCheck, check_every_frame, find_duplicates
 from .transforms.loading import is_frame_name
 
@@ -98,11 +99,6 @@ def _check_entry(entry) -> SampleCheck:
     return check_every_frame(entry.path, entry.source)
 
 
-def _one_thread() -> None:
-    import cv2
-    cv2.setNumThreads(1)  # the workers are the parallelism
-
-
 def _hidden(progress: Optional[bool]) -> Optional[bool]:
     """tqdm's ``disable``: None (``progress=None``) shows the bar only when stderr is a
     terminal."""
@@ -135,7 +131,9 @@ def scan(dataset, progress: Optional[bool] = None, deep: bool = False,
                    file=sys.stderr, leave=False, disable=_hidden(progress))
         if workers > 1:
             context = multiprocessing.get_context('fork' if os.name == 'posix' else 'spawn')
-            with context.Pool(min(workers, len(present)), initializer=_one_thread) as pool:
+            # one OpenCV thread per worker: the workers are the parallelism
+            with opencv_threads_for_fork(1), \
+                    context.Pool(min(workers, len(present))) as pool:
                 checks = list(tqdm(pool.imap(_check_entry, present, chunksize=4), **bar))
         else:
             checks = [_check_entry(e) for e in tqdm(present, **bar)]

@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..compat import opencv_threads_for_fork
 from ..faces.crop import face_settings, iter_face_crops
 from ..faces.detection import detect_video
 from ..faces.detectors import FaceDetector, build_face_detector
@@ -275,9 +276,8 @@ class _ExtractJob:
 
 
 def _init_worker() -> None:
-    """Worker processes: one OpenCV thread each, and Ctrl-C left to the parent (which ends
-    the pool), so an interrupt prints no traceback per worker."""
-    cv2.setNumThreads(1)
+    """Worker processes leave Ctrl-C to the parent (which ends the pool), so an interrupt
+    prints no traceback per worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -327,7 +327,9 @@ def extract_faces(inputs: Sequence[str], out_dir: str, options: Optional[Extract
         else:
             import multiprocessing as mp
             ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-            with ctx.Pool(min(opt.workers, len(jobs)), _init_worker) as pool:
+            # one OpenCV thread per worker: the workers are the parallelism
+            with opencv_threads_for_fork(1), \
+                    ctx.Pool(min(opt.workers, len(jobs)), _init_worker) as pool:
                 for res in pool.imap_unordered(run, jobs):
                     collect(res)
     finally:
