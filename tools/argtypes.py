@@ -73,11 +73,13 @@ def add_cfg_options(parser, example='test_dataloader.dataset.data_root=/data/DFE
         'or key="[a,b]" for lists (quotes needed, no spaces)')
 
 
-def load_tool_config(args, require=('model',), out_files=(), out_dirs=()):
+def load_tool_config(args, require=('model',), out_files=(), out_dirs=(), classes_files=True):
     """After parsing, before any work: ``args.config`` read with ``args.cfg_options`` merged,
     ``args.device`` (where the tool has one) checked against this machine's devices and the
     folders of ``out_files`` and ``out_dirs`` (None: not given) checked writable; anything that
-    cannot work ends the tool with one line (exit 1) naming the file, option, device or folder."""
+    cannot work ends the tool with one line (exit 1) naming the file, option, device or folder.
+    ``classes_files=False``: a dataset's ``classes_file`` is not required (a checkpoint names
+    the classes)."""
     import os.path as osp
     import sys
 
@@ -90,7 +92,8 @@ def load_tool_config(args, require=('model',), out_files=(), out_dirs=()):
         for folder in [osp.dirname(osp.abspath(f)) for f in out_files if f] + \
                 [d for d in out_dirs if d]:
             check_writable_dir(folder, create=False)
-        return load_config(args.config, getattr(args, 'cfg_options', None), require)
+        return load_config(args.config, getattr(args, 'cfg_options', None), require,
+                           classes_files)
     except (ConfigError, ValueError, OSError) as err:
         sys.exit(str(err))
 

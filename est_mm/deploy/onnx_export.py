@@ -52,7 +52,8 @@ def load_model(config: str, checkpoint: str, cfg_options: Optional[dict] = None,
     Returns ``(model in eval mode on CPU, Config with the spec applied, spec)``."""
     from ..engine.prepare import prepare_model
     from ..utils.config import load_config
-    cfg = load_config(config, cfg_options)
+    # a classes_file absent here: prepare_model takes the classes from the checkpoint
+    cfg = load_config(config, cfg_options, classes_files=False)
     model, spec, cfg = prepare_model(
         cfg, checkpoint, config=config,
         overrides=dict(frame_size=tuple(frame_size)) if frame_size else None)

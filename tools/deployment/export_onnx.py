@@ -81,7 +81,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     load_tool_config(args, out_files=[] if args.verify_only else
-                     [args.out or osp.splitext(args.checkpoint)[0] + '.onnx'])
+                     [args.out or osp.splitext(args.checkpoint)[0] + '.onnx'],
+                     classes_files=False)  # the checkpoint names the classes
     from est_mm.deploy.onnx_export import (ExportError, ExportSettings, NoFrameSizeError,
                                            export_and_verify)
     from est_mm.utils.files import OutputExistsError
