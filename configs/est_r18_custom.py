@@ -3,9 +3,8 @@
 # "<video file or frame folder> <0-based label>", paths relative to the list folder or absolute).
 # The class names and the head's num_classes come from classes.txt alone: the datasets read it
 # (classes_file) and the tools set num_classes from it after --cfg-options are merged, so they
-# follow another folder given on the command line:
-#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR \
-#                 test_dataloader.dataset.data_root=DIR
+# follow another folder given on the command line: --cfg-options data_root=DIR (which the tools
+# pass on to the train/val/test datasets' data_root; each can also be set on its own).
 # Everything else is the paper's recipe (configs/est_r18_dfew.py), on a shorter schedule.
 _base_ = [
     '_base_/models/est_r18.py', '_base_/datasets/fer_base.py',

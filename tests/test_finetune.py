@@ -42,8 +42,7 @@ def write_lists(folder, classes, samples=()):
 
 def custom_cfg(list_dir):
     """configs/est_r18_custom.py pointed at ``list_dir`` the documented way."""
-    return load_config(CUSTOM, {f'{split}_dataloader.dataset.data_root': str(list_dir)
-                                for split in ('train', 'val', 'test')})
+    return load_config(CUSTOM, {'data_root': str(list_dir)})
 
 
 def dfew_checkpoint(path, happy_bias=None):
@@ -74,6 +73,8 @@ def test_custom_config_takes_classes_and_their_number_from_the_list_folder(tmp_p
     cfg = custom_cfg(folder)
     assert cfg.model.cls_head.num_classes == 3
     assert MODELS.build(cfg.model).cls_head.num_classes == 3
+    assert {cfg[f'{split}_dataloader'].dataset.data_root
+            for split in ('train', 'val', 'test')} == {folder}  # data_root=... is followed
     dataset_cfg = dict(cfg.train_dataloader.dataset, lazy_init=True)
     dataset_cfg.pop('metainfo')  # the dataset reads classes.txt itself too
     assert DATASETS.build(dataset_cfg).metainfo['classes'] == list(names)
@@ -180,10 +181,10 @@ def toy_options(list_dir):
     opts = []
     for split in ('train', 'val', 'test'):
         loader = f'{split}_dataloader'
-        opts += [f'{loader}.dataset.data_root={list_dir}', f'{loader}.num_workers=0',
+        opts += [f'{loader}.num_workers=0',
                  f'{loader}.persistent_workers=False', f'{loader}.batch_size=4',
                  f'{loader}.dataset.pipeline.3.scale=(32,32)']
-    return ['--cfg-options', *opts, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+    return ['--cfg-options', f'data_root={list_dir}', *opts, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
             'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult=0',
             'optim_wrapper.paramwise_cfg.custom_keys.backbone.decay_mult=0',
             'model.backbone.norm_eval=True', 'default_hooks.logger.interval=1']

@@ -87,13 +87,40 @@ def merge_cfg_options(cfg, options: Optional[Mapping], name: Optional[str] = Non
     name = name or getattr(cfg, 'filename', None) or 'the config'
     notes = [note for key, value in options.items()
              for note in [_check_option(cfg, key, value, name)] if note]
+    followers = _data_root_followers(cfg, options)
     try:
         cfg.merge_from_dict(dict(options))
     except Exception as err:  # noqa: BLE001 - one line naming the option mmengine refused
         raise ConfigError(f'--cfg-options: {type(err).__name__}: {first_line(err)}') from None
+    if followers:
+        cfg.merge_from_dict({key: options['data_root'] for key in followers})
+        notes.append(f'note: data_root={options["data_root"]} also sets {", ".join(followers)}')
     for note in notes:
         print(note, file=sys.stderr, flush=True)
     return cfg
+
+
+def _data_root_followers(cfg, options: Mapping) -> list:
+    """With ``data_root=...`` among ``options`` and a top-level ``data_root`` in ``cfg``: the
+    dotted keys of the dataloaders' ``data_root`` settings that hold the same value (the config
+    wrote them from that variable, which mmengine resolved when it read the file), less those
+    the options set themselves. Merging the option alone would leave the datasets unchanged."""
+    old = cfg.get('data_root')
+    if 'data_root' not in options or not isinstance(old, str):
+        return []
+    found = []
+
+    def walk(node, key):
+        if isinstance(node, Mapping):
+            for name, value in node.items():
+                if name == 'data_root' and value == old:
+                    found.append(f'{key}.{name}')
+                else:
+                    walk(value, f'{key}.{name}')
+
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        walk(cfg.get(loader), loader)
+    return [key for key in found if key not in options]
 
 
 def option_in_error(options: Optional[Mapping], err: BaseException) -> Optional[str]:
