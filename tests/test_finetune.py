@@ -82,6 +82,22 @@ def test_custom_config_takes_classes_and_their_number_from_the_list_folder(tmp_p
         custom_cfg(tmp_path)  # a folder without classes.txt: one line naming the file
 
 
+@pytest.mark.parametrize('text,problem', [
+    ('bored\n\n# comment\n', None),
+    ('bored\nBored\n', ":2: class 'Bored' is listed again (first at line 1)"),
+    ('# nothing\n', ': lists no class names (one per line)')])
+def test_classes_file_problems_are_one_line_naming_it(tmp_path, text, problem):
+    folder = write_lists(tmp_path / 'lists', ())
+    with open(osp.join(folder, 'classes.txt'), 'w') as f:
+        f.write(text)
+    if problem is None:
+        assert custom_cfg(folder).model.cls_head.num_classes == 1
+        return
+    with pytest.raises(ConfigError) as err:
+        custom_cfg(folder)
+    assert str(err.value) == f'{CUSTOM}: {osp.join(folder, "classes.txt")}{problem}'
+
+
 def test_reordered_classes_are_remapped_by_name(tmp_path):
     """A checkpoint whose classifier favours Happy, loaded into a config with DFEW's classes
     in AFEW's order, still predicts Happy."""
