@@ -150,7 +150,8 @@ def check_config(namespace):
             merge_cfg_options(cfg, options, config)
     except ConfigError as err:
         return str(err)
-    return notes.getvalue().strip().splitlines()[0] if notes.getvalue().strip() else None
+    new_keys = [line for line in notes.getvalue().splitlines() if 'added as a new setting' in line]
+    return new_keys[0] if new_keys else None  # other notes (data_root moving datasets) inform
 
 
 def main():
