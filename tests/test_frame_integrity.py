@@ -9,6 +9,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import uuid
 import zlib
 
 import cv2
@@ -204,8 +205,9 @@ def make_runner(root, work_dir, workers=0, on_bad_sample='error', **cfg) -> Runn
                    on_bad_sample=on_bad_sample)
     return Runner(
         model=TinyModel(), work_dir=str(work_dir), default_scope='mmaction', cfg=cfg,
-        # mmengine keeps one visualizer per experiment name (the start second by default)
-        experiment_name=f'{osp.basename(osp.dirname(work_dir))}_{osp.basename(work_dir)}',
+        # mmengine keeps one visualizer per experiment name (the start second by default), and
+        # pytest reuses a removed tmp_path's name: a name of its own for every runner
+        experiment_name=f'{osp.basename(work_dir)}_{uuid.uuid4().hex}',
         train_dataloader=dict(batch_size=2, num_workers=workers, persistent_workers=False,
                               sampler=dict(type='DefaultSampler', shuffle=False),
                               dataset=dataset),
