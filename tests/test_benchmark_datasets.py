@@ -1,5 +1,5 @@
 """FERV39k, MAFW, AFEW, BU-4DFE and MMI read from trees written in tmp_path in each release's
-official layout (shared/DESIGN.md §4), with real JPEG frames and real mp4/avi videos."""
+official layout (as docs/prepare_data.md describes each), with real JPEG frames and real mp4/avi videos."""
 import os
 import os.path as osp
 import re

@@ -175,7 +175,7 @@ def test_ssop_detach_stops_gradient_through_snippet_features():
 
 
 def test_shuffling_after_transformer_equals_shuffling_its_input():
-    """DESIGN.md's claim behind head-level SSOP: with each snippet's position code travelling with
+    """Why SSOP can shuffle inside the head, after the Transformer: with each snippet's position code travelling with
     it, the encoder is permutation-equivariant and the one-query decoder invariant, so T does not
     change when the input snippets are shuffled."""
     torch.manual_seed(0)
