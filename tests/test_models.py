@@ -175,9 +175,9 @@ def test_ssop_detach_stops_gradient_through_snippet_features():
 
 
 def test_shuffling_after_transformer_equals_shuffling_its_input():
-    """Why SSOP can shuffle inside the head, after the Transformer: with each snippet's position code travelling with
-    it, the encoder is permutation-equivariant and the one-query decoder invariant, so T does not
-    change when the input snippets are shuffled."""
+    """Why SSOP can shuffle inside the head, after the Transformer: with each snippet's
+    position code travelling with it, the encoder is permutation-equivariant and the one-query
+    decoder invariant, so T does not change when the input snippets are shuffled."""
     torch.manual_seed(0)
     head = small_head().eval()
     R = torch.randn(2, 7, 32)
