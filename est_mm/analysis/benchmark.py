@@ -20,15 +20,20 @@ recommends, and the headline ratios use it):
   MP4 files) of ``clip_frames`` frames at S×S.
 
 EST and TSN steps are interleaved (EST, TSN, EST, TSN, ...) so that load from other processes
-hits both alike.
+hits both alike. With ``compete`` a :class:`Competitor` (a separate PyTorch process) loads the
+same cores during the training and inference timings, as another training job would.
 """
 import gc
 import multiprocessing as mp
 import os
 import os.path as osp
 import resource
+import select
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -149,6 +154,106 @@ def time_models(steppers: Dict[str, Stepper], what: str, iters: int, warmup: int
             if i >= warmup:
                 times[name].append(t)
     return times
+
+
+# ------------------------------------------------------------------ a competing process
+
+# Run as ``python -c`` so that the child imports torch only. It stops after its current iteration
+# on SIGTERM, and by itself when the benchmark's process dies (PR_SET_PDEATHSIG where Linux has
+# it, otherwise its parent id changing), so a killed benchmark leaves no orphan loading the cores.
+_COMPETITOR_SOURCE = r"""
+import os, signal, sys, time
+threads, size, parent = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+except Exception:
+    pass
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+import torch
+torch.set_num_threads(threads)
+g = torch.Generator().manual_seed(0)
+x = torch.rand(8, 64, size, size, generator=g, requires_grad=True)
+w = torch.rand(64, 64, 3, 3, generator=g, requires_grad=True)
+a = torch.rand(8 * size, 8 * size, generator=g)
+n, t0 = 0, time.perf_counter()
+while not stop and os.getppid() == parent:
+    torch.nn.functional.conv2d(x, w, padding=1).relu().sum().backward()
+    a = torch.tanh(a @ a)
+    n += 1
+    if n == 1:
+        print('ready', flush=True)
+print(f'iterations {n} seconds {time.perf_counter() - t0:.3f}', flush=True)
+"""
+
+
+class Competitor:
+    """A separate PyTorch process on ``threads`` threads running a conv (forward + backward) and
+    matmul loop on [8, 64, size, size] / [8·size]² tensors, to time the models under the load of
+    another training job. ``start`` returns once it has done one iteration; ``stop`` ends it
+    (SIGTERM, then SIGKILL if it does not exit) and returns its iterations and seconds."""
+
+    def __init__(self, threads: int, size: int = 56, start_timeout: float = 300.0):
+        if threads < 1 or size < 1:
+            raise ValueError(f'competing process: threads and size must be >= 1, got '
+                             f'{threads} and {size}')
+        self.threads, self.size, self.start_timeout = threads, size, start_timeout
+        self.proc: Optional[subprocess.Popen] = None
+        self._stderr = None
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> 'Competitor':
+        self._stderr = tempfile.TemporaryFile()
+        # its own session: Ctrl-C reaches the benchmark only, which then stops it
+        self.proc = subprocess.Popen(
+            [sys.executable, '-c', _COMPETITOR_SOURCE, str(self.threads), str(self.size),
+             str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self._stderr, start_new_session=True)
+        try:
+            ready, _, _ = select.select([self.proc.stdout], [], [], self.start_timeout)
+            line = self.proc.stdout.readline() if ready else b''
+            if line.strip() != b'ready':
+                raise RuntimeError(f'the competing process did not start within '
+                                   f'{self.start_timeout:.0f} s: {self._error_tail()}')
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _error_tail(self) -> str:
+        self._stderr.seek(0)
+        tail = self._stderr.read().decode(errors='replace').strip().splitlines()
+        return tail[-1] if tail else f'exit code {self.proc.poll()}'
+
+    def stop(self, timeout: float = 60.0) -> Dict:
+        """Ends the process and returns {'threads', 'size', 'pid', 'iterations', 'seconds'}."""
+        out = dict(threads=self.threads, size=self.size, pid=self.pid, iterations=0, seconds=0.0)
+        if self.proc is None:
+            return out
+        proc, self.proc = self.proc, None
+        try:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                stdout, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, _ = proc.communicate()
+        finally:
+            if proc.poll() is None:  # interrupted while waiting
+                proc.kill()
+                proc.wait()
+            self._stderr.close()
+        for line in stdout.decode(errors='replace').splitlines():
+            if line.startswith('iterations '):
+                _, n, _, secs = line.split()
+                out.update(iterations=int(n), seconds=float(secs))
+        return out
 
 
 # ------------------------------------------------------------------ memory (subprocess per model)
@@ -334,6 +439,8 @@ class BenchmarkOptions:
     loading: bool = True  # time the data loading pipeline on written clips
     num_clips: int = 3  # clips written for the loading timing
     clip_frames: int = 90  # frames of each
+    compete: int = 0  # threads of a competing PyTorch process during the timings (0: none)
+    compete_size: int = 56  # its tensors' side (see Competitor)
 
     def __post_init__(self):
         if self.amp and not self.device.startswith('cuda'):
@@ -341,6 +448,27 @@ class BenchmarkOptions:
         if self.batch < 2:
             raise ValueError('batch must be >= 2: the SSOP branch\'s BatchNorm needs 2 clips to '
                              'train')
+        if self.compete < 0:
+            raise ValueError(f'--compete takes a number of threads >= 1, got {self.compete}')
+
+
+def _time_pair(steppers: Dict[str, Stepper], o: BenchmarkOptions, log) -> tuple:
+    """Interleaved training-step and inference timings, beside a :class:`Competitor` when
+    ``o.compete``; returns (train times, inference times, the competitor's record or None)."""
+    competitor = None
+    if o.compete:
+        log(f'starting a competing PyTorch process ({o.compete} thread(s)) ...')
+        competitor = Competitor(o.compete, o.compete_size).start()
+    try:
+        log(f'timing training steps ({o.warmup} warm-up + {o.iters} per model, interleaved) ...')
+        train = time_models(steppers, 'train_step', o.iters, o.warmup)
+        log('timing inference ...')
+        infer = time_models(steppers, 'infer', o.iters, o.warmup)
+    finally:  # Ctrl-C and errors too
+        record = competitor.stop() if competitor else None
+    if record is not None:
+        record['iters_per_s'] = record['iterations'] / max(record['seconds'], 1e-9)
+    return train, infer, record
 
 
 def run_benchmark(config: str = 'configs/est_r18_dfew.py',
@@ -361,10 +489,10 @@ def run_benchmark(config: str = 'configs/est_r18_dfew.py',
                   warmup=warmup, models={})
     for name, m in models.items():
         report['models'][name] = dict(params=sum(p.numel() for p in m.parameters()))
-    log(f'timing training steps ({warmup} warm-up + {iters} per model, interleaved) ...')
-    train = time_models(steppers, 'train_step', iters, warmup)
-    log('timing inference ...')
-    infer = time_models(steppers, 'infer', iters, warmup)
+    train, infer, competitor = _time_pair(steppers, o, log)
+    report['load_avg_after_timings'] = round(os.getloadavg()[0], 2)
+    if competitor:
+        report['competitor'] = competitor
     for name in models:
         parts = {k: min(v[warmup:]) for k, v in steppers[name].parts.items()}
         report['models'][name].update(
@@ -437,8 +565,16 @@ def format_benchmark(r: Dict) -> str:
     opt = ', '.join(f'{k}={v}' for k, v in r['optimizer'].items())
     lines.append(f'times: best / median; training step = forward + loss, backward, optimizer '
                  f'step ({opt}), parts: best of each')
+    comp = r.get('competitor')
+    if comp:
+        lines.append(f"busy: a competing PyTorch process ({comp['threads']} thread(s), conv + "
+                     f"matmul loop at {comp['size']}) ran beside the timings: "
+                     f"{comp['iterations']} iterations in {comp['seconds']:.1f} s "
+                     f"({comp['iters_per_s']:.2f}/s); load average "
+                     f"{r['load_avg_after_timings']:.2f} after them")
     lines.append(f"EST / TSN: training step {ratios['train_step_est_over_tsn']:.3f} "
-                 f"(goal ≤ 1.05; medians: {ratios['train_step_est_over_tsn_median']:.3f}), "
+                 f"(goal ≤ {1.10 if comp else 1.05:.2f}; medians: "
+                 f"{ratios['train_step_est_over_tsn_median']:.3f}), "
                  f"inference {ratios['infer_est_over_tsn']:.3f} "
                  f"(medians: {ratios['infer_est_over_tsn_median']:.3f})")
     est = r['models']['EST']

@@ -49,6 +49,11 @@ def parse_args():
                         help='torch CPU threads (default: torch\'s choice, one per core). On a '
                         'CPU shared with other jobs, 1 avoids OpenMP stalls that hit models '
                         'with many small ops (EST\'s head, Adam over 175 tensors) hardest')
+    parser.add_argument('--compete', type=int, default=0, metavar='N',
+                        help='time the models beside a separate PyTorch process running a conv + '
+                        'matmul loop on N threads, as another training job on the same cores '
+                        'would; it is stopped at the end, on an error and on Ctrl-C (default: 0, '
+                        'none)')
     parser.add_argument('--json', metavar='OUT', help='also write all numbers to this JSON file')
     add_cfg_options(parser, 'train_dataloader.dataset.data_root=/data/DFEW')
     return parser.parse_args()
@@ -68,11 +73,15 @@ def main():
             frame_size=args.frame_size, batch=args.batch, iters=args.iters, warmup=args.warmup,
             device=args.device, amp=args.amp, cfg_options=args.cfg_options,
             memory=not args.no_memory, loading=not args.no_loading, num_clips=args.num_clips,
-            clip_frames=args.clip_frames)
-    except ValueError as err:  # --amp without CUDA, --batch 1
+            clip_frames=args.clip_frames, compete=args.compete)
+    except ValueError as err:  # --amp without CUDA, --batch 1, --compete -1
         sys.exit(str(err))
-    report = run_benchmark(args.config, options,
-                           log=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        report = run_benchmark(args.config, options,
+                               log=lambda m: print(m, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:  # the competing process is already stopped
+        print('interrupted; the competing process is stopped, nothing written', file=sys.stderr)
+        sys.exit(130)
     print(format_benchmark(report))
     if args.json:
         with atomic_write(args.json) as tmp, open(tmp, 'w') as f:
