@@ -5,6 +5,8 @@
 # (classes_file) and the tools set num_classes from it after --cfg-options are merged, so they
 # follow another folder given on the command line: --cfg-options data_root=DIR (which the tools
 # pass on to the train/val/test datasets' data_root; each can also be set on its own).
+# mmaction2's own tools (`mim train mmaction configs/est_r18_custom.py`, `mim test ...`) take
+# the same two steps through the Runner named here (est_mm/engine/est_runner.py).
 # Everything else is the paper's recipe (configs/est_r18_dfew.py), on a shorter schedule.
 _base_ = [
     '_base_/models/est_r18.py', '_base_/datasets/fer_base.py',
@@ -12,6 +14,7 @@ _base_ = [
 ]
 
 data_root = 'data/custom'  # the list folder
+runner_type = 'ESTRunner'  # classes.txt and data_root, as above
 
 # A few hundred clips: 30 epochs instead of the paper's 160 (DFEW's ~9,000 training clips per
 # fold), and 3 warm-up epochs instead of 10, which would take a third of such a run; fine-tuning

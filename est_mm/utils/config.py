@@ -100,6 +100,36 @@ def merge_cfg_options(cfg, options: Optional[Mapping], name: Optional[str] = Non
     return cfg
 
 
+def follow_data_root(cfg) -> list:
+    """For a ``cfg`` merged by another tool (mmaction2's own ``train.py``/``test.py``, which merge
+    ``--cfg-options`` as they are): when its top-level ``data_root`` differs from the one in its
+    file, the datasets whose ``data_root`` the file wrote from that variable and that still hold
+    it follow the new value, as :func:`merge_cfg_options` does. Returns the keys moved."""
+    new, filename = cfg.get('data_root'), getattr(cfg, 'filename', None)
+    if not isinstance(new, str) or not filename or not osp.isfile(filename):
+        return []
+    written = read_config(filename)
+    old = written.get('data_root')
+    if not isinstance(old, str) or old == new:
+        return []
+    keys = [key for key in _data_root_followers(written, {'data_root': new})
+            if _dotted(cfg, key) == old]
+    if keys:
+        cfg.merge_from_dict({key: new for key in keys})
+        print(f'note: data_root={new} also sets {", ".join(keys)}', file=sys.stderr, flush=True)
+    return keys
+
+
+def _dotted(cfg, key: str):
+    node = cfg
+    for part in key.split('.'):
+        try:
+            node = node[part]
+        except (KeyError, TypeError):
+            return None
+    return node
+
+
 def _data_root_followers(cfg, options: Mapping) -> list:
     """With ``data_root=...`` among ``options`` and a top-level ``data_root`` in ``cfg``: the
     dotted keys of the dataloaders' ``data_root`` settings that hold the same value (the config
