@@ -4,10 +4,17 @@ snippet through AA-SFE once, the Transformer once per window, memory bounded by 
 The engine computes through a *parts* object (:class:`TorchParts` for a PyTorch model,
 :class:`~est_mm.deploy.onnx_backend.ONNXParts` for an ONNX export) with ``preprocess(crops)``,
 ``frames(crops) -> [B, C]``, ``snippets([S, J, C]) -> (R [S, d], weights [S, J])`` and
-``window([1, n, d]) -> (probabilities [K], snippet attention [n])``, all numpy float32."""
+``window([1, n, d]) -> (probabilities [K], snippet attention [n])``, all numpy float32.
+
+The engine's work is written as *steps*: generators that yield ``(part name, input)`` and
+receive that part's output. :func:`run_steps` answers them one call at a time (one track);
+:func:`run_batched` answers the steps of several tracks together, one ``frames`` and one
+``snippets`` call per round for all of them, which is how
+:class:`~est_mm.streaming.tracks.TrackStreams` sends every face of a frame through the backbone in
+one batch."""
 import copy
 from collections import deque
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Generator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,6 +24,60 @@ from ..snippet_geometry import SnippetGeometry
 
 #: frames (HxWx3 uint8 RGB) -> normalised backbone input [B, 3, H, W]
 Preprocess = Callable[[List[np.ndarray]], torch.Tensor]
+#: the engine's work: yields (part name, input), receives the part's output, returns its value
+Steps = Generator[Tuple[str, object], object, object]
+
+
+def run_steps(parts, steps: Steps):
+    """Answers each request of ``steps`` with one call of ``parts``; returns the steps' value."""
+    try:
+        name, arg = next(steps)
+        while True:
+            name, arg = steps.send(getattr(parts, name)(arg))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _batched_call(parts, name: str, args: List[object]) -> List[object]:
+    """``parts.<name>`` on several requests: ``frames`` (crop lists) and ``snippets`` (``[S, J,
+    C]`` arrays) in one call, split back per request; ``window`` one call per request."""
+    if name == 'window' or len(args) == 1:
+        return [getattr(parts, name)(a) for a in args]
+    sizes = np.cumsum([len(a) for a in args])[:-1]
+    if name == 'frames':
+        return np.split(parts.frames([crop for a in args for crop in a]), sizes)
+    if name == 'snippets':
+        R, weights = parts.snippets(np.concatenate(args))
+        return list(zip(np.split(R, sizes), np.split(weights, sizes)))
+    raise ValueError(f'run_batched: unknown part {name!r}')
+
+
+def run_batched(parts, all_steps: Sequence[Steps]) -> List[object]:
+    """The steps of several engines side by side: each round gathers every engine's pending
+    request and answers those for the same part together (:func:`_batched_call`). Each engine
+    gets what :func:`run_steps` would give it (the same computation, in larger batches).
+    Returns the steps' values in order."""
+    values: List[object] = [None] * len(all_steps)
+    pending: Dict[int, Tuple[str, object]] = {}
+
+    def advance(i, answer=None, first=False):
+        try:
+            pending[i] = next(all_steps[i]) if first else all_steps[i].send(answer)
+        except StopIteration as stop:
+            pending.pop(i, None)
+            values[i] = stop.value
+
+    for i in range(len(all_steps)):
+        advance(i, first=True)
+    while pending:
+        by_part: Dict[str, List[int]] = {}
+        for i, (name, _) in pending.items():
+            by_part.setdefault(name, []).append(i)
+        for name, ids in by_part.items():
+            answers = _batched_call(parts, name, [pending[i][1] for i in ids])
+            for i, answer in zip(ids, answers):
+                advance(i, answer)
+    return values
 
 
 def inferencer_preprocess(inferencer) -> Preprocess:
@@ -190,6 +251,11 @@ class StreamingEST:
         """Frame ``idx`` (strictly increasing; skipped indices count as frames without a crop)
         at ``timestamp`` seconds, with its face crop (HxWx3 uint8 RGB) when :meth:`needs` says
         so. Returns the windows this frame completes (usually zero or one)."""
+        return run_steps(self.parts, self.push_steps(idx, timestamp, crop))
+
+    def push_steps(self, idx: int, timestamp: Optional[float] = None,
+                   crop: Optional[np.ndarray] = None) -> Steps:
+        """:meth:`push` as steps (:func:`run_steps`, :func:`run_batched`)."""
         idx = int(idx)
         if self.last is not None and idx <= self.last:
             raise ValueError(f'StreamingEST: frame {idx} pushed after frame {self.last}; frames '
@@ -202,12 +268,12 @@ class StreamingEST:
             if j == idx and crop is not None:
                 if self._grid_needs(j):
                     self._crops[j] = crop
-                    self._compute(self._snippets_ending_at(j))
+                    yield from self._compute(self._snippets_ending_at(j))
                 if self.keep_tail:
                     self._tail.append((j, crop))
             self.last = j
             while self._start(self._next) + self.window - 1 <= j:
-                out.extend(self._emit(self._start(self._next), self.window))
+                out.extend((yield from self._emit(self._start(self._next), self.window)))
                 self._next += 1
                 self._prune()
         return out
@@ -228,6 +294,10 @@ class StreamingEST:
     def finish(self) -> List[WindowRecord]:
         """The end of the track. With ``keep_tail``: the inferencer's last window (or the one
         short window of a track shorter than ``window``) when the grid did not end there."""
+        return run_steps(self.parts, self.finish_steps())
+
+    def finish_steps(self) -> Steps:
+        """:meth:`finish` as steps (:func:`run_steps`, :func:`run_batched`)."""
         if not self.keep_tail or self.last is None:
             return []
         total = self.last - self.origin + 1
@@ -240,18 +310,18 @@ class StreamingEST:
         for j in np.unique(start + rel).tolist():
             if j in kept and j not in self._feats:
                 self._crops[j] = kept[j]
-        return self._emit(start, length, rel)
+        return (yield from self._emit(start, length, rel))
 
     # ------------------------------------------------------------------ computing
-    def _embed(self, frames: List[int]) -> None:
+    def _embed(self, frames: List[int]) -> Steps:
         todo = [j for j in frames if j not in self._feats]
         if not todo:
             return
-        feats = self.parts.frames([self._crops.pop(j) for j in todo])
+        feats = yield 'frames', [self._crops.pop(j) for j in todo]
         self.frames_embedded += len(todo)
         self._feats.update(zip(todo, feats))
 
-    def _compute(self, keys: List[Tuple[int, ...]]) -> bool:
+    def _compute(self, keys: List[Tuple[int, ...]]) -> Steps:
         """Snippet features of ``keys`` not cached yet (their frames' backbone features first,
         in one batch); False if a frame has neither a feature nor a crop."""
         new = list(dict.fromkeys(k for k in keys if k not in self._snippets))
@@ -259,9 +329,10 @@ class StreamingEST:
         if any(j not in self._feats and j not in self._crops for j in frames):
             return False
         if new:
-            self._embed(frames)
+            yield from self._embed(frames)
             x = np.stack([np.stack([self._feats[j] for j in k]) for k in new])
-            self._snippets.update(zip(new, zip(*self.parts.snippets(x))))
+            R, weights = yield 'snippets', x
+            self._snippets.update(zip(new, zip(R, weights)))
             if not self.keep_tail:  # the tail window may reuse any of the last frames
                 for j in frames:
                     if not self._in_pending_snippet(j):
@@ -279,16 +350,16 @@ class StreamingEST:
                     return True
         return False
 
-    def _emit(self, start: int, length: int, rel: Optional[np.ndarray] = None):
+    def _emit(self, start: int, length: int, rel: Optional[np.ndarray] = None) -> Steps:
         rel = self._rel if rel is None else rel
         inds = start + rel  # [n, J]
         keys = [tuple(row) for row in inds.tolist()]
-        if not self._compute(keys):
+        if not (yield from self._compute(keys)):
             self.windows_skipped += 1
             return []
         R = np.stack([self._snippets[k][0] for k in keys])[None]
         weights = np.stack([self._snippets[k][1] for k in keys])
-        probs, attn = self.parts.window(R)
+        probs, attn = yield 'window', R
         label = int(probs.argmax())
         end = start + length
         self._last_end = end

@@ -124,7 +124,7 @@ class _LiveLoop:
         self.window = options.window or inferencer.window
         self.streams = TrackStreams.from_inferencer(
             inferencer, window=self.window, stride=options.stride, keep_tail=options.keep_tail,
-            timer=self.timer)
+            timer=self.timer, shared_batch=options.shared_batch)
         crop = options.crop_faces
         self.faces = LiveFaceBoxes(options.max_gap, max_faces=options.max_faces,
                                    smooth=options.smooth) if crop else None

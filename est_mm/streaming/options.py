@@ -52,12 +52,15 @@ class LiveOptions(FaceOptions):
         timeout: seconds without data before a stream counts as stalled.
         show: a window with boxes and labels (the caller checks
             :func:`~est_mm.streaming.display_available`).
+        shared_batch: the frames all faces need at a step go through the backbone in one
+            batch (False: one batch per face; the same records, for speed comparisons).
     """
     window: Optional[int] = None
     stride: Optional[int] = None
     keep_tail: bool = False
     timeout: Optional[float] = 10.0
     show: bool = False
+    shared_batch: bool = True
 
 
 @dataclass
