@@ -163,15 +163,21 @@ def test_parse_source_kinds(tmp_path):
             parse_source(src)
 
 
-def test_holdout_is_seeded_disjoint_and_never_empty():
-    clips = list(range(10))
+def test_holdout_is_seeded_by_source_and_never_empty():
+    def names(clips):
+        return [int(c) for c in clips]
+    clips = [(f'video{i // 3}', np.array(i)) for i in range(12)]  # 4 sources, 3 windows each
     calib, held = split_holdout(clips, 0.25, seed=0)
-    assert sorted(calib + held) == clips and len(held) == 2
-    assert split_holdout(clips, 0.25, seed=0) == (calib, held)
-    assert split_holdout(clips, 0.25, seed=1) != (calib, held)
-    assert [len(x) for x in split_holdout([0, 1], 0.9, seed=0)] == [1, 1]
+    assert sorted(names(calib + held)) == list(range(12)) and len(held) == 3
+    assert len({i // 3 for i in names(held)}) == 1  # one whole source held out
+    assert not {i // 3 for i in names(held)} & {i // 3 for i in names(calib)}
+    assert names(split_holdout(clips, 0.25, seed=0)[1]) == names(held)
+    assert any(names(split_holdout(clips, 0.25, seed=k)[1]) != names(held) for k in (1, 2, 3))
+    one_video = [('v', np.array(i)) for i in range(4)]
+    assert [len(x) for x in split_holdout(one_video, 0.5, seed=0)] == [2, 2]
+    assert [len(x) for x in split_holdout(one_video[:2], 0.9, seed=0)] == [1, 1]
     with pytest.raises(QuantizeError, match='at least 2'):
-        split_holdout([0], 0.25, seed=0)
+        split_holdout(one_video[:1], 0.25, seed=0)
 
 
 def test_video_windows_are_the_demos_spread_over_the_video():

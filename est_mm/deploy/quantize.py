@@ -30,6 +30,7 @@ from .onnx_backend import INPUT_NAME, PARTS, ONNXModel, ONNXParts, part_path, pr
 #: ``--calibrate CONFIG.py:SPLIT``: the clips of ``<split>_dataloader.dataset``
 SPLITS = ('train', 'val', 'test')
 METHODS = ('minmax', 'entropy', 'percentile')
+MIN_CALIBRATION_CLIPS = 8  # fewer: a note that the ranges may not hold for other footage
 
 
 class QuantizeError(RuntimeError):
@@ -183,15 +184,22 @@ def collect_clips(sources: Sequence[str], geometry, s: Int8Settings
     return clips[:s.max_clips]
 
 
-def split_holdout(clips: Sequence, holdout: float, seed: int) -> Tuple[list, list]:
-    """``(calibration, held out)``: a seeded shuffle, ``holdout`` of the clips (at least one)
-    held out. QuantizeError for fewer than 2 clips."""
+def split_holdout(clips: Sequence[Tuple[str, np.ndarray]], holdout: float, seed: int
+                  ) -> Tuple[list, list]:
+    """``(calibration clips, held-out clips)`` of ``(source, clip)`` pairs: a seeded shuffle of
+    the sources, ``holdout`` of them (at least one) held out, so that no held-out clip comes
+    from a video calibrated on; the clips of a single source are split themselves.
+    QuantizeError for fewer than 2 clips."""
     if len(clips) < 2:
         raise QuantizeError(f'{len(clips)} calibration clip(s): at least 2 are needed, one to '
                             'calibrate and one to verify on; give more --calibrate sources')
-    order = np.random.default_rng(seed).permutation(len(clips))
-    n_hold = min(max(1, round(len(clips) * holdout)), len(clips) - 1)
-    return [clips[i] for i in order[n_hold:]], [clips[i] for i in order[:n_hold]]
+    sources = list(dict.fromkeys(name for name, _ in clips))
+    groups = ([[c for n, c in clips if n == name] for name in sources] if len(sources) > 1
+              else [[c] for _, c in clips])
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_hold = min(max(1, round(len(groups) * holdout)), len(groups) - 1)
+    return ([c for i in order[n_hold:] for c in groups[i]],
+            [c for i in order[:n_hold] for c in groups[i]])
 
 
 def _reader(clips: Sequence[np.ndarray], frame_size, num_frames: Optional[int], name: str):
@@ -339,10 +347,13 @@ def export_int8(float_out: str, s: Int8Settings, log=print) -> Int8Report:
     except ValueError as err:
         raise QuantizeError(first_line(err)) from err
     clips = collect_clips(s.calibrate, float_model.geometry, s)
-    calib, held = split_holdout([c for _, c in clips], s.holdout, s.seed)
+    calib, held = split_holdout(clips, s.holdout, s.seed)
     report = Int8Report(out=outs[0], calibration_clips=len(calib), holdout_clips=len(held))
     log(f'int8: calibrating on {len(calib)} clips ({sum(map(len, calib))} frames) of '
         f'{len({n for n, _ in clips})} sources; {len(held)} held out (seed {s.seed})')
+    if len(calib) < MIN_CALIBRATION_CLIPS:
+        log(f'note: only {len(calib)} calibration clip(s): the activation ranges may not hold for '
+            f'other footage; give {MIN_CALIBRATION_CLIPS} or more clips of varied faces')
     with contextlib.ExitStack() as stack:  # the whole graph is renamed last
         tmps = {p: stack.enter_context(atomic_write(p)) for p in outs}
         tmp_parts = {p: tmps[part_path(outs[0], p)] for p in PARTS}
