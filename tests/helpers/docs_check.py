@@ -448,6 +448,8 @@ def _missing_paths(cmd, argv, repo):
     problems = []
     for word in argv:
         for path in [word] + ([word.split('=', 1)[1]] if '=' in word else []):
+            # export_onnx.py --calibrate CONFIG.py:SPLIT names the config
+            path = re.sub(r'(\.py):(?:train|val|test)$', r'\1', path)
             if REPO_PATH.fullmatch(path) and not _placeholder_path(path) and \
                     not repo.exists(path):
                 problems.append(Problem(cmd.path, cmd.line, f'{path} does not exist'))
