@@ -4,6 +4,8 @@ import io
 import json
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -124,6 +126,25 @@ def test_onnx_model_inferencer_and_streaming_parts_run_the_int8_file(exported):
     np.testing.assert_allclose(chained, scores, atol=1e-5)
     inferencer = ESTInferencer(None, int8, backend='onnxruntime')
     assert inferencer.onnx.metadata['precision'] == 'int8'
+
+
+def test_the_torch_free_backend_runs_the_int8_file(exported):
+    """onnx_backend.py loaded by path with torch unimportable: the int8 graph and its parts."""
+    int8 = exported[0].replace('.onnx', '.int8.onnx')
+    backend = osp.join(ROOT, 'est_mm', 'deploy', 'onnx_backend.py')
+    code = ("import sys, importlib.util, numpy as np\n"
+            "sys.modules['torch'] = None\n"
+            f"spec = importlib.util.spec_from_file_location('b', {backend!r})\n"
+            "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
+            f"m = b.ONNXModel({int8!r}, providers=['CPUExecutionProvider'])\n"
+            "p, _, _ = m.run([[np.zeros((30, 30, 3), np.uint8)] * m.num_frames])\n"
+            "f = m.parts().frames([np.zeros((30, 30, 3), np.uint8)] * 5)\n"
+            "print(m.metadata['precision'], p.shape, f.shape, 'torch' in sys.modules and "
+            "sys.modules['torch'] is not None)\n")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ['int8', '(1,', '7)', '(5,', '512)', 'False']
 
 
 def test_thresholds_fail_the_int8_export_and_write_nothing(exported, split_config, tmp_path):

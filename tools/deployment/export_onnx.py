@@ -28,7 +28,7 @@ int8 weights) of the Conv nodes: the backbone is int8, AA-SFE and the Transforme
 SRC ...: a video (its main face detected and cropped as tools/demo.py does; --no-face-crop for
 videos of face crops), a frame folder of face crops, or CONFIG.py:SPLIT, the clips of a
 dataset config's split (train, val or test), e.g. configs/est_r18_dfew.py:test. A seeded quarter
-of the clips (--calibrate-holdout) is held out: on those the int8 files are compared with the
+of the sources (--calibrate-holdout) is held out: on those the int8 files are compared with the
 float32 ones (max |dp| of the probabilities, top-1 agreement, backbone feature cosine), and
 written only when top-1 agreement >= --int8-min-agreement and max |dp| <= --int8-max-dp
 (defaults 0.99 and 0.05); otherwise the exit status is 1. They carry the same metadata (spec,
@@ -88,7 +88,8 @@ def parse_args(argv=None):
                         '(FILE.backbone/snippet/head.onnx) that streaming with ONNX Runtime '
                         'needs (they hold the weights once more)')
     parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the random verification clips (default: 0)')
+                        help='seed of the random verification clips and of the int8 '
+                        'calibration sample and hold-out (default: 0)')
     add_cfg_options(parser, example='model.cls_head.num_classes=6')
     add_int8_options(parser)
     args = parser.parse_args(argv)
@@ -124,8 +125,9 @@ def add_int8_options(parser):
     group.add_argument('--clips-per-video', type=number(int, 1), default=4, metavar='N',
                        help='windows taken from each video, spread evenly (default: 4)')
     group.add_argument('--calibrate-holdout', type=number(float, 0, strict=True), default=0.25,
-                       metavar='SHARE', help='share of the clips held out of calibration to '
-                       'verify on, below 1 (default: 0.25; at least one clip)')
+                       metavar='SHARE', help='share of the sources (of the windows of a single '
+                       'video) held out of calibration to verify on, below 1 (default: 0.25; at '
+                       'least one)')
     group.add_argument('--calibrate-method', default='minmax',
                        choices=['minmax', 'entropy', 'percentile'],
                        help='ONNX Runtime calibration method (default: minmax)')
@@ -137,7 +139,7 @@ def add_int8_options(parser):
                        'clips (default: 0.05)')
     group.add_argument('--no-face-crop', action='store_true',
                        help='calibration videos already show one cropped face: skip detection')
-    add_detector_option(parser, help='face detector for calibration videos (default: '
+    add_detector_option(group, help='face detector for calibration videos (default: '
                         '%(default)s, as tools/demo.py)')
 
 
