@@ -162,6 +162,10 @@ def test_the_tool_refuses_a_bad_calibration_source_in_one_line_before_exporting(
     rc, _, stderr = export_tool(TOY_CONFIG, small_checkpoint, '--out',
                                 str(tmp_path / 'x.onnx'), '--int8', '--calibrate', 'nosuch_dir')
     assert rc == 1 and 'nosuch_dir: no such video, frame folder' in one_line(stderr)
+    out = str(tmp_path / 'x.onnx')
+    rc, _, stderr = export_tool(TOY_CONFIG, small_checkpoint, '--out', out, '--int8-out', out,
+                                '--int8', '--calibrate', str(tmp_path))
+    assert rc == 1 and 'would replace the float32 file' in one_line(stderr)
     assert list(tmp_path.iterdir()) == []
     for argv, message in ((['--int8'], '--int8 needs --calibrate'),
                           (['--calibrate', 'x'], '--calibrate is for --int8'),

@@ -12,7 +12,7 @@ Calibration clips are face crops made as the demo makes them (a video: its main 
 followed and cropped by :func:`~est_mm.faces.crop_main_face`; a frame folder or a dataset's clip:
 its frames as they are), sampled as at test time and turned into graph inputs by
 :func:`~est_mm.deploy.onnx_backend.preprocess_clips`, the ONNX side's one preprocessing. A seeded
-share of the clips is held out: the int8 files are compared with the float32 ones on those
+share of the sources is held out: the int8 files are compared with the float32 ones on their
 clips only, and written only within the thresholds of :class:`Int8Settings`.
 """
 import json
@@ -43,7 +43,7 @@ class Int8Settings:
     (``tools/deployment/export_onnx.py --int8`` fills it)."""
     calibrate: Sequence[str] = ()  # videos, frame folders or CONFIG.py:SPLIT
     out: Optional[str] = None  # default: <float stem>.int8.onnx
-    holdout: float = 0.25  # share of the clips kept out of calibration for verification
+    holdout: float = 0.25  # share of the sources kept out of calibration, to verify on
     max_clips: int = 64  # clips taken in all (seeded sample), calibration + held out
     clips_per_video: int = 4  # windows taken from one video, evenly spread
     seed: int = 0  # of the sample and the split
@@ -75,6 +75,20 @@ def int8_outputs(float_out: str, s: Int8Settings) -> List[str]:
     """The files :func:`export_int8` writes: the whole graph first, then its parts."""
     out = s.out or int8_path(float_out)
     return [out, *(part_path(out, p) for p in PARTS)]
+
+
+def check_outputs(float_out: str, s: Int8Settings) -> List[str]:
+    """:func:`int8_outputs`, after checking that none is a float32 file of ``float_out`` and
+    (unless ``s.overwrite``) none exists (:class:`~est_mm.utils.files.OutputExistsError`)."""
+    from ..utils.files import refuse_existing
+    outs = int8_outputs(float_out, s)
+    float_files = {osp.abspath(p) for p in [float_out, *(part_path(float_out, p) for p in PARTS)]}
+    clash = [p for p in outs if osp.abspath(p) in float_files]
+    if clash:
+        raise QuantizeError(f'{clash[0]}: the int8 export would replace the float32 file it is '
+                            'made from; choose another --int8-out')
+    refuse_existing(outs, s.overwrite, flag=None)
+    return outs
 
 
 # ---------------------------------------------------------------------------- calibration clips
@@ -336,9 +350,8 @@ def export_int8(float_out: str, s: Int8Settings, log=print) -> Int8Report:
     :class:`~est_mm.utils.files.OutputExistsError` unless ``s.overwrite``."""
     import contextlib
 
-    from ..utils.files import atomic_write, refuse_existing
-    outs = int8_outputs(float_out, s)
-    refuse_existing(outs, s.overwrite, flag=None)
+    from ..utils.files import atomic_write
+    outs = check_outputs(float_out, s)
     check_sources(s.calibrate)
     cpu = ['CPUExecutionProvider']
     try:

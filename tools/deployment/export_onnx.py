@@ -199,9 +199,8 @@ def int8_settings(args):
 def check_int8_inputs(out: str, int8) -> None:
     """Existing int8 outputs (without --overwrite) and unusable --calibrate sources, before
     any work."""
-    from est_mm.deploy.quantize import check_sources, int8_outputs
-    from est_mm.utils.files import refuse_existing
-    refuse_existing(int8_outputs(out, int8), int8.overwrite, flag=None)
+    from est_mm.deploy.quantize import check_outputs, check_sources
+    check_outputs(out, int8)
     check_sources(int8.calibrate)
 
 
