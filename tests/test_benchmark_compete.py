@@ -102,6 +102,7 @@ def test_run_benchmark_times_beside_it_and_stops_it():
     assert record['iterations'] >= 1 and not running(record['pid'])
     assert 'busy: a competing PyTorch process (1 thread(s)' in format_benchmark(report)
     assert len(report['models']['EST']['train_step_all_s']) == 1
+    assert report['models']['EST']['train_step_cpu_s'] > 0
 
 
 def test_compete_needs_threads():

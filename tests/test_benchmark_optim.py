@@ -48,6 +48,7 @@ def test_stepper_step_is_the_configs_optim_wrapper_update():
     stepper.train_step()
     assert {k: len(v) for k, v in stepper.parts.items()} == dict(forward=1, backward=1,
                                                                   optimizer=1)
+    assert len(stepper.cpu) == 1 and stepper.cpu[0] > 0
 
     wrapper = build_optim_wrapper(reference, cfg.optim_wrapper)
     reference.train()
