@@ -131,3 +131,27 @@ def test_run_batched_answers_mixed_requests_in_order():
     values = run_batched(Parts(), [steps(2, False), steps(3, True), steps(1, False)])
     assert values == [[0.0, 1.0], ['w', 6], [0.0]]
     assert sorted(calls) == [('frames', 3), ('window', 1)]
+
+
+@pytest.mark.slow
+def test_the_live_demo_gives_the_same_records_with_and_without_shared_batching(
+        inferencers, tmp_path, pyfeat_media):
+    """run_live on a composed 3-face clip (real footage, detection and tracking): each track's
+    records are the same whether the faces share backbone batches or not."""
+    import runpy
+    from est_mm.streaming import LiveOptions, run_live
+    pyfeat_media('single_face.mp4')
+    video = str(tmp_path / 'three.mp4')
+    runpy.run_path(osp.join(ROOT, 'tools/analysis/video_speed.py'))['compose'](
+        video, 3, 130, (1280, 720), FPS)
+    records = {}
+    for shared in (True, False):
+        records[shared] = []
+        run_live(video, inferencers['pytorch'], None, LiveOptions(shared_batch=shared),
+                 status=None, on_window=records[shared].append)
+    assert {r.track for r in records[True]} == {1, 2, 3} and len(records[True]) == 9
+    assert [(r.track, r.start) for r in records[True]] == \
+        [(r.track, r.start) for r in records[False]]
+    for a, b in zip(records[True], records[False]):
+        assert a.frame_inds == b.frame_inds
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5, rtol=0)
