@@ -204,8 +204,12 @@ def write_raw_videos(root, footage):
 
 
 def tool(*argv):
+    # OMP_WAIT_POLICY=PASSIVE: on cores shared with other jobs, PyTorch's spinning OpenMP threads
+    # made this journey 3-4x slower (docs/analysis.md, training under load); same results
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+                          env=env, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f'{argv} failed:\n{out[-4000:]}'
     return out
@@ -245,7 +249,8 @@ def test_own_videos_to_finetuned_model_journey(tmp_path, pyfeat_media):
         classes = f.read().split()
     assert sorted(classes) == sorted(JOURNEY_CLASSES)
     with open(osp.join(lists, 'test.txt')) as f:
-        assert all(line.startswith(faces) for line in f)  # the face crops, not the raw videos
+        tested = [line.split() for line in f]
+    assert all(path.startswith(faces) for path, _ in tested)  # face crops, not the raw videos
 
     # a trained model's backbone has the BatchNorm statistics of faces; an untrained one's
     # (zero mean, unit variance) leave its frozen features nearly equal for every clip
@@ -274,11 +279,15 @@ def test_own_videos_to_finetuned_model_journey(tmp_path, pyfeat_media):
     war, uar = map(float, re.search(r'WAR \(acc/top1\): ([\d.]+)\s+UAR \(acc/mean1\): '
                                     r'([\d.]+)', out).groups())
     assert all(f'fer/recall/{name}' in out for name in JOURNEY_CLASSES)
-    # 9 test clips, chance 33.33; seeded, so the same figure every run
-    assert war > 50 and uar > 50, out[-3000:]
+    # 9 test clips, chance 33.33; seeded, so the same figure every run (100 here; 77.78 to 100
+    # with other seeds of the clips, the split and training)
+    assert war > 60 and uar > 60, out[-3000:]
 
-    clip = osp.join(videos, 'engaged', 'clip07.mp4')
+    # a raw video of the test split: the demo finds the face itself
+    face_folder = next(path for path, label in tested if classes[int(label)] == 'engaged')
+    clip = osp.join(videos, osp.relpath(face_folder, faces) + '.mp4')
     out = tool('tools/demo.py', clip, CUSTOM, best, '--out-dir', str(tmp_path / 'demo'),
                '--device', 'cpu', '--no-progress')
-    assert re.search(r'clip07\.mp4: (bored|engaged|Happy) \(', out), out[-2000:]
+    name = re.escape(osp.basename(clip))
+    assert re.search(rf'{name}: engaged \(', out), out[-2000:]  # ~45 %, the others <= 30 %
     assert not re.search(r'\b(Sad|Neutral|Angry|Surprise|Disgust|Fear)\b', out), out[-2000:]
