@@ -253,8 +253,9 @@ def test_own_videos_to_finetuned_model_journey(tmp_path, pyfeat_media):
         tested = [line.split() for line in f]
     assert all(path.startswith(faces) for path, _ in tested)  # face crops, not the raw videos
 
-    # a trained model's backbone has the BatchNorm statistics of faces; an untrained one's
-    # (zero mean, unit variance) leave its frozen features nearly equal for every clip
+    # a trained model's backbone has BatchNorm statistics of face footage (here: of untinted
+    # frames of one person); an untrained one's (zero mean, unit variance) leave its frozen
+    # features nearly equal for every clip, and WAR at chance
     start = dfew_checkpoint(str(tmp_path / 'dfew.pth'),
                             face_frames=[cv2.resize(f, (32, 32)) for f in footage[0][::4]])
     work = str(tmp_path / 'work')
