@@ -77,5 +77,6 @@ param_scheduler = [  # the official per-epoch formula (schedules/adam_cosine_160
 #   freeze it (no updates; its BatchNorm statistics still adapt unless norm_eval=True):
 #     optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0,
 #                                                                         decay_mult=0)}))
-#   or freeze its stem and first stages (ResNet: -1 none, 0 the stem, 1..4 + that many stages):
+#   or freeze its stem and first stages (ResNet: -1 none, 0 the stem, 1..4 + that many stages;
+#   4 freezes the whole ResNet-18 and, unlike lr_mult=0, computes no gradients for it):
 #     model = dict(backbone=dict(frozen_stages=2))
