@@ -38,10 +38,13 @@ def competitors() -> list:
     return pids
 
 
-def test_competitor_runs_until_stopped():
+def test_competitor_runs_until_stopped(monkeypatch):
+    monkeypatch.setenv('OMP_WAIT_POLICY', 'PASSIVE')  # the benchmark's, not the other job's
     competitor = Competitor(1, size=4).start()
     pid = competitor.pid
     assert competitors() == [pid]
+    with open(f'/proc/{pid}/environ', 'rb') as f:
+        assert not any(v.startswith(b'OMP_') for v in f.read().split(b'\0'))
     record = competitor.stop()
     assert not running(pid)
     assert record['pid'] == pid and record['threads'] == 1

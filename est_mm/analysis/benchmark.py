@@ -214,11 +214,14 @@ class Competitor:
 
     def start(self) -> 'Competitor':
         self._stderr = tempfile.TemporaryFile()
+        # OpenMP settings of the benchmark (e.g. OMP_WAIT_POLICY) are not passed on: the other job
+        # runs with the defaults whatever the benchmark is timed with
+        env = {k: v for k, v in os.environ.items() if not k.startswith(('OMP_', 'GOMP_', 'KMP_'))}
         # its own session: Ctrl-C reaches the benchmark only, which then stops it
         self.proc = subprocess.Popen(
             [sys.executable, '-c', _COMPETITOR_SOURCE, str(self.threads), str(self.size),
              str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=self._stderr, start_new_session=True)
+            stderr=self._stderr, start_new_session=True, env=env)
         try:
             ready, _, _ = select.select([self.proc.stdout], [], [], self.start_timeout)
             line = self.proc.stdout.readline() if ready else b''
@@ -504,8 +507,9 @@ def run_benchmark(config: str = 'configs/est_r18_dfew.py',
         report['models'][name].update(
             train_step_s=min(train[name]), train_step_median_s=statistics.median(train[name]),
             train_step_all_s=train[name], train_parts_best_s=parts,
-            train_step_cpu_s=min(cpu), train_step_cpu_median_s=statistics.median(cpu), infer_s=min(infer[name]),
-            infer_median_s=statistics.median(infer[name]), infer_all_s=infer[name])
+            train_step_cpu_s=min(cpu), train_step_cpu_median_s=statistics.median(cpu),
+            infer_s=min(infer[name]), infer_median_s=statistics.median(infer[name]),
+            infer_all_s=infer[name])
     report['optimizer'] = dict(cfg.optim_wrapper.optimizer)
     report['optim_wrapper'] = type(steppers['EST'].optim_wrapper).__name__
     del steppers, models, inputs
