@@ -1,5 +1,6 @@
 import os.path as osp
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -7,6 +8,12 @@ import threading
 import pytest
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+# A run started in the background by a shell without job control (`make test &` in a script)
+# inherits SIGINT ignored, and an ignored signal stays ignored across exec: the Ctrl-C tests'
+# tools would never see it. With a handler here, their processes start with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class ModuleTmp:
