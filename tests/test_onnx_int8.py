@@ -105,7 +105,17 @@ def test_int8_files_carry_the_float_metadata_precision_and_calibration(exported)
     assert model.metadata['checkpoint_sha256'] == base.metadata['checkpoint_sha256']
     assert model.metadata['precision'] == 'int8' and 'precision' not in base.metadata
     info = json.loads(model.metadata['int8_export'])
-    assert info['format'] == 'QDQ' and info['per_channel'] and info['op_types'] == ['Conv']
+    assert info['format'] == 'QDQ' and info['per_channel']
+    assert info['op_types'] == ['Conv', 'Relu', 'Add', 'MaxPool']
+    # int8 tensors feed the backbone's convolutions, residual adds and pooling, and nothing of
+    # AA-SFE or the Transformer
+    import onnx
+    graph = onnx.load(int8, load_external_data=False).graph
+    dq_out = {o for n in graph.node if n.op_type == 'DequantizeLinear' for o in n.output}
+    fed = [n for n in graph.node if n.op_type != 'QuantizeLinear' and set(n.input) & dq_out]
+    assert {n.op_type for n in fed if n.name.startswith('/backbone/')} >= {'Conv', 'Add',
+                                                                           'MaxPool'}
+    assert not [n.name for n in fed if n.name.startswith(('/neck/', '/transformer/'))]
     assert info['calibration']['clips'] == 5 and info['verification']['holdout_clips'] == 2
     parts = model.parts()
     assert parts.backbone.metadata['precision'] == 'int8'

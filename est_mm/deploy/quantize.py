@@ -3,7 +3,10 @@
 :func:`export_int8` reads a float32 export (``<stem>.onnx`` and its part graphs, written and
 verified by :mod:`est_mm.deploy.onnx_export`) and writes ``<stem>.int8.onnx`` and its part
 graphs: ``onnxruntime.quantization.quantize_static`` (QDQ, per-channel int8 weights, uint8
-activations) of the ``Conv`` nodes, i.e. the backbone. AA-SFE and the Transformer stay float32:
+activations) of the backbone's ``Conv``, ``Relu``, ``Add`` and ``MaxPool`` nodes (quantizing the
+residual adds and activations too keeps the backbone in int8 from one convolution to the next:
+about 20 % faster than the convolutions alone, at the same feature cosine). AA-SFE and the
+Transformer stay float32:
 quantizing their MatMuls too moved the probabilities of the trained toy model by up to 0.23 and
 flipped 7.5 % of its top-1 labels. The snippet and head part graphs are the float32 ones,
 marked as part of the int8 export.
@@ -30,6 +33,7 @@ from .onnx_backend import INPUT_NAME, PARTS, ONNXModel, ONNXParts, part_path, pr
 #: ``--calibrate CONFIG.py:SPLIT``: the clips of ``<split>_dataloader.dataset``
 SPLITS = ('train', 'val', 'test')
 METHODS = ('minmax', 'entropy', 'percentile')
+BACKBONE_PREFIX = '/backbone/'  # node names of the backbone in the exported graphs
 MIN_CALIBRATION_CLIPS = 8  # fewer: a note that the ranges may not hold for other footage
 
 
@@ -50,7 +54,7 @@ class Int8Settings:
     min_agreement: float = 0.99  # least share of held-out clips with the float32 top-1 label
     max_dp: float = 0.05  # largest |probability int8 - float32| allowed
     method: str = 'minmax'  # calibration: minmax, entropy or percentile
-    op_types: Tuple[str, ...] = ('Conv', )  # node types quantized: the backbone
+    op_types: Tuple[str, ...] = ('Conv', 'Relu', 'Add', 'MaxPool')  # in the backbone only
     face_crop: bool = True  # videos: detect and crop the main face (False: already crops)
     detector: str = 'retinaface'
     overwrite: bool = False
@@ -239,7 +243,7 @@ def _reader(clips: Sequence[np.ndarray], frame_size, num_frames: Optional[int], 
 # ---------------------------------------------------------------------------- quantization
 def quantize_file(src: str, dst: str, reader, s: Int8Settings) -> None:
     """``quantize_static`` of ``src`` into ``dst``: QDQ, per-channel int8 weights, uint8
-    activations calibrated on ``reader``, only ``s.op_types`` nodes."""
+    activations calibrated on ``reader``, only the backbone's ``s.op_types`` nodes."""
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     method = {'minmax': CalibrationMethod.MinMax, 'entropy': CalibrationMethod.Entropy,
@@ -249,9 +253,20 @@ def quantize_file(src: str, dst: str, reader, s: Int8Settings) -> None:
     try:
         quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=list(s.op_types), calibrate_method=method)
+                        op_types_to_quantize=list(s.op_types),
+                        nodes_to_quantize=backbone_nodes(src, s.op_types),
+                        calibrate_method=method)
     finally:
         root.removeFilter(_no_preprocess_advice)
+
+
+def backbone_nodes(path: str, op_types: Sequence[str]) -> List[str]:
+    """Names of the ``op_types`` nodes of the backbone in the ONNX file ``path`` (the exporter
+    names them after the module path, ``/backbone/...``, in the whole graph and the part)."""
+    import onnx
+    graph = onnx.load(path, load_external_data=False).graph
+    return [n.name for n in graph.node
+            if n.name.startswith(BACKBONE_PREFIX) and n.op_type in op_types]
 
 
 def _no_preprocess_advice(record) -> bool:
