@@ -22,10 +22,11 @@ SPANS = {1: (0, LENGTH), 2: (0, 112), 3: (10, LENGTH), 4: (7, LENGTH)}
 
 
 class _Counting:
-    """The real parts, with the batch size of every backbone call recorded."""
+    """The real parts, with the batch size of every backbone and every Transformer call
+    recorded."""
 
     def __init__(self, parts):
-        self.parts, self.batches = parts, []
+        self.parts, self.batches, self.heads = parts, [], []
 
     def __getattr__(self, name):
         return getattr(self.parts, name)
@@ -33,6 +34,14 @@ class _Counting:
     def frames(self, crops):
         self.batches.append(len(crops))
         return self.parts.frames(crops)
+
+    def window(self, R):
+        self.heads.append(1)
+        return self.parts.window(R)
+
+    def windows(self, R):
+        self.heads.append(len(R))
+        return self.parts.windows(R)
 
 
 @pytest.fixture(scope='module')
@@ -62,7 +71,8 @@ def _frames(seed):
 
 
 def _run(inferencer, shared, keep_tail):
-    """Every track of SPANS through one TrackStreams: (records, backbone batch sizes)."""
+    """Every track of SPANS through one TrackStreams: (records, backbone batch sizes,
+    Transformer batch sizes)."""
     streams = TrackStreams.from_inferencer(inferencer, keep_tail=keep_tail, shared_batch=shared)
     counting = _Counting(streams.make_engine(0).parts)
     make = streams.make_engine
@@ -77,7 +87,8 @@ def _run(inferencer, shared, keep_tail):
             records += streams.end(t)
     records += streams.finish()
     assert streams.frames_embedded == sum(counting.batches)
-    return records, counting.batches
+    assert sum(counting.heads) == len(records)
+    return records, counting.batches, counting.heads
 
 
 def _with_parts(engine, parts):
@@ -89,8 +100,8 @@ def _with_parts(engine, parts):
                                                ('onnxruntime', False)])
 def test_shared_batch_gives_each_track_its_own_records(inferencers, backend, keep_tail):
     inferencer = inferencers[backend]
-    shared, shared_batches = _run(inferencer, True, keep_tail)
-    alone, alone_batches = _run(inferencer, False, keep_tail)
+    shared, shared_batches, shared_heads = _run(inferencer, True, keep_tail)
+    alone, alone_batches, alone_heads = _run(inferencer, False, keep_tail)
     assert [(r.track, r.start, r.end) for r in shared] == \
         [(r.track, r.start, r.end) for r in alone]
     assert {r.track for r in shared} == set(SPANS)
@@ -103,6 +114,8 @@ def test_shared_batch_gives_each_track_its_own_records(inferencers, backend, kee
     assert sum(shared_batches) == sum(alone_batches)
     assert 15 in shared_batches and 15 not in alone_batches
     assert len(shared_batches) < len(alone_batches)
+    # and the windows that complete at one frame go through the Transformer together
+    assert max(shared_heads) >= 2 and set(alone_heads) == {1}
     # the comparison can fail: tracks' windows differ by far more than the tolerance
     assert np.abs(np.subtract(shared[0].scores, shared[1].scores)).max() > 1e-4
 

@@ -330,8 +330,14 @@ class ONNXParts:
 
     def window(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Snippet features ``[1, n, d]`` -> (probabilities ``[K]``, snippet attention ``[n]``)."""
-        scores, attention, _ = self.head.run(R)
+        scores, attention = self.windows(R)
         return scores[0], attention[0]
+
+    def windows(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Snippet features ``[B, n, d]`` of B windows -> (probabilities ``[B, K]``, snippet
+        attention ``[B, n]``)."""
+        scores, attention, _ = self.head.run(R)
+        return scores, attention
 
     def run_preprocessed(self, inputs: np.ndarray) -> Dict[str, np.ndarray]:
         """Clips ``[N, T, 3, H, W]`` float32 RGB 0-255 through the three parts -> the whole

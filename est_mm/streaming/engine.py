@@ -3,13 +3,14 @@ snippet through AA-SFE once, the Transformer once per window, memory bounded by 
 
 The engine computes through a *parts* object (:class:`TorchParts` for a PyTorch model,
 :class:`~est_mm.deploy.onnx_backend.ONNXParts` for an ONNX export) with ``preprocess(crops)``,
-``frames(crops) -> [B, C]``, ``snippets([S, J, C]) -> (R [S, d], weights [S, J])`` and
-``window([1, n, d]) -> (probabilities [K], snippet attention [n])``, all numpy float32.
+``frames(crops) -> [B, C]``, ``snippets([S, J, C]) -> (R [S, d], weights [S, J])``,
+``window([1, n, d]) -> (probabilities [K], snippet attention [n])`` and ``windows([B, n, d])``
+(the same for B windows), all numpy float32.
 
 The engine's work is written as *steps*: generators that yield ``(part name, input)`` and
 receive that part's output. :func:`run_steps` answers them one call at a time (one track);
-:func:`run_batched` answers the steps of several tracks together, one ``frames`` and one
-``snippets`` call per round for all of them, which is how
+:func:`run_batched` answers the steps of several tracks together, one ``frames``, one
+``snippets`` and one ``windows`` call per round for all of them, which is how
 :class:`~est_mm.streaming.tracks.TrackStreams` sends every face of a frame through the backbone in
 one batch."""
 import copy
@@ -39,10 +40,13 @@ def run_steps(parts, steps: Steps):
 
 
 def _batched_call(parts, name: str, args: List[object]) -> List[object]:
-    """``parts.<name>`` on several requests: ``frames`` (crop lists) and ``snippets`` (``[S, J,
-    C]`` arrays) in one call, split back per request; ``window`` one call per request."""
-    if name == 'window' or len(args) == 1:
+    """``parts.<name>`` on several requests in one call, split back per request: ``frames``
+    (crop lists), ``snippets`` (``[S, J, C]`` arrays) and ``window`` (``[1, n, d]`` arrays of
+    one ``n``, through ``parts.windows``)."""
+    if len(args) == 1 or (name == 'window' and len({a.shape for a in args}) > 1):
         return [getattr(parts, name)(a) for a in args]
+    if name == 'window':
+        return list(zip(*parts.windows(np.concatenate(args))))
     sizes = np.cumsum([len(a) for a in args])[:-1]
     if name == 'frames':
         return np.split(parts.frames([crop for a in args for crop in a]), sizes)
@@ -135,11 +139,17 @@ class TorchParts:
 
     def window(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Snippet features ``[1, n, d]`` -> (probabilities ``[K]``, snippet attention ``[n]``)."""
+        probs, attn = self.windows(R)
+        return probs[0], attn[0]
+
+    def windows(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Snippet features ``[B, n, d]`` of B windows -> (probabilities ``[B, K]``, snippet
+        attention ``[B, n]``)."""
         head = self.model.cls_head
         with torch.no_grad():
             T, attn = head.encode(torch.from_numpy(R).to(self._device()))
             probs = head.classifier(T).softmax(-1)
-        return probs[0].cpu().numpy(), attn[0].cpu().numpy()
+        return probs.cpu().numpy(), attn.cpu().numpy()
 
 
 def inferencer_parts(inferencer):

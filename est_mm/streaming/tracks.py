@@ -30,6 +30,10 @@ class TimedParts:
         with self.timer('transformer'):
             return self.parts.window(R)
 
+    def windows(self, R):
+        with self.timer('transformer'):
+            return self.parts.windows(R)
+
 
 class TrackStreams:
     """Per-track engines made by ``make_engine(track_id)``; feed every decoded frame with the
@@ -37,8 +41,8 @@ class TrackStreams:
 
     With ``shared_batch`` (the default) the engines' work at a frame is answered together
     (:func:`~est_mm.streaming.engine.run_batched`): one backbone batch for the frames of every
-    track whose snippet completes there, one AA-SFE batch for their snippets; each track's
-    records are those of its engine alone. The engines must share ``parts`` (as
+    track whose snippet completes there, one AA-SFE batch for their snippets, one Transformer
+    batch for their windows; each track's records are those of its engine alone. The engines must share ``parts`` (as
     :meth:`from_inferencer` makes them). ``shared_batch=False``: each engine computes on its own.
 
     Typical loop (an online tracker gives each frame's boxes by track id)::
