@@ -19,7 +19,8 @@ def tool():
 
 @pytest.mark.parametrize('option,value', [('--faces', '5'), ('--faces', '1,0'),
                                           ('--batching', 'both'), ('--sizes', '4k'),
-                                          ('--paths', 'camera')])
+                                          ('--paths', 'camera'), ('--detect-every', '0'),
+                                          ('--detect-every', '4,x')])
 def test_bad_choices_are_one_error_line(option, value):
     code, _, err = run(TOOL, 'c.py', 'w.pth', option, value)
     assert code == 2
@@ -33,14 +34,18 @@ def test_int8_rows_run_on_onnx_runtime_after_pytorch(tool, tmp_path, capsys):
                                str(tmp_path / 'f.int8.onnx'), '--paths', 'file',
                                '--batching', 'shared,separate', '--faces', '4'])
     assert args.faces == [4]
-    assert tool['plan'](args) == [('file', 'pytorch', 'float32', 'shared'),
-                                  ('file', 'onnxruntime', 'float32', 'shared'),
-                                  ('file', 'onnxruntime', 'int8', 'shared')]
+    assert tool['plan'](args) == [('file', 'pytorch', 'float32', 'shared', 4),
+                                  ('file', 'onnxruntime', 'float32', 'shared', 4),
+                                  ('file', 'onnxruntime', 'int8', 'shared', 4)]
     args.paths = ['file', 'live']  # separate batching is a live-path run only
     runs = tool['plan'](args)
     assert [r for r in runs if r[0] == 'live'] == [
-        ('live', b, w, s) for b, w in (('pytorch', 'float32'), ('onnxruntime', 'float32'),
-                                       ('onnxruntime', 'int8')) for s in ('shared', 'separate')]
+        ('live', b, w, s, 4) for b, w in (('pytorch', 'float32'), ('onnxruntime', 'float32'),
+                                          ('onnxruntime', 'int8')) for s in ('shared', 'separate')]
+    args.detect_every = tool['parse_args'](['c.py', 'w.pth', '--detect-every', '4,10']).detect_every
+    assert args.detect_every == [4, 10]  # each a row of every run
+    assert [r[4] for r in tool['plan'](args) if r[:4] == ('live', 'pytorch', 'float32',
+                                                          'shared')] == [4, 10]
     with pytest.raises(SystemExit):  # the live path runs the int8 export's part graphs
         tool['parse_args'](['c.py', 'w.pth', '--int8', str(tmp_path / 'f.int8.onnx')])
     assert 'f.int8.backbone.onnx: no such file' in capsys.readouterr().err.splitlines()[-1]

@@ -62,8 +62,9 @@ def parse_args(argv=None):
                         help='comma-separated, of shared (all faces\' frames in one backbone '
                         'batch per step) and separate (one batch per face); the live path only, '
                         'files always share (default: shared)')
-    parser.add_argument('--detect-every', type=number(int, 1), default=4,
-                        help='detector on every k-th frame (default: 4)')
+    parser.add_argument('--detect-every', default='4',
+                        help='comma-separated: run the detector on every k-th frame, each k '
+                        'a row (e.g. 4,10: 10 is one detection per live label; default: 4)')
     parser.add_argument('--stride', type=number(int, 1),
                         help='frames between EST windows (default: the inferencer\'s for files, '
                         'one snippet step, 10, for live)')
@@ -74,12 +75,24 @@ def parse_args(argv=None):
                                            [str(n) for n in range(1, MAX_FACES + 1)])]
     args.paths = _choices(parser, '--paths', args.paths, ['file', 'live'])
     args.batching = _choices(parser, '--batching', args.batching, list(BATCHING))
+    args.detect_every = _every(parser, args.detect_every)
     for option, path in (('--onnx', args.onnx), ('--int8', args.int8)):
         if path and not osp.isfile(path):
             parser.error(f'argument {option}: {path}: no such file')
         if path and 'live' in args.paths:
             _check_parts(parser, path)
     return args
+
+
+def _every(parser, text):
+    try:
+        values = [int(v) for v in text.split(',')]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        parser.error(f'argument --detect-every: {text!r}: give whole numbers >= 1, '
+                     'comma-separated')
+    return values
 
 
 def _check_parts(parser, path):
@@ -151,16 +164,18 @@ def measure_live(video, inferencer, detector, out_dir, detect_every, stride, fps
 
 
 def plan(args):
-    """The runs in order, (path, backend, weights, batching): PyTorch first; ONNX Runtime's
-    sessions could spin-wait between calls and slow whatever runs after them in this process
-    (25x for the PyTorch backbone here; ONNXModel turns it off), so they come last."""
+    """The runs in order, (path, backend, weights, batching, detect every): PyTorch first; ONNX
+    Runtime's sessions could spin-wait between calls and slow whatever runs after them in this
+    process (25x for the PyTorch backbone here; ONNXModel turns it off), so they come last."""
     backends = [('pytorch', 'float32')]
     backends += [('onnxruntime', 'float32')] if args.onnx else []
     backends += [('onnxruntime', 'int8')] if args.int8 else []
     runs = []
     for backend, weights in backends:
-        runs += [('file', backend, weights, 'shared')] if 'file' in args.paths else []
-        runs += [('live', backend, weights, b) for b in args.batching if 'live' in args.paths]
+        for every in args.detect_every:
+            runs += [('file', backend, weights, 'shared', every)] if 'file' in args.paths else []
+            runs += [('live', backend, weights, b, every) for b in args.batching
+                     if 'live' in args.paths]
     return runs
 
 
@@ -185,31 +200,31 @@ class Runner:
             self.inferencers[key] = ESTInferencer(*model, device='cpu', stride=a.stride,
                                                   backend=backend)
             measure_file(self.warm, self.inferencers[key], self.detector,
-                         osp.join(self.tmp, 'warm'), a.detect_every)
+                         osp.join(self.tmp, 'warm'), a.detect_every[0])
         if path == 'live' and backend == 'onnxruntime' and key not in self.warm_live:
             self.warm_live.add(key)  # the part graphs' first calls too
             measure_live(self.warm, self.inferencers[key], self.detector,
-                         osp.join(self.tmp, 'warm'), a.detect_every, a.stride, a.fps)
+                         osp.join(self.tmp, 'warm'), a.detect_every[0], a.stride, a.fps)
         return self.inferencers[key]
 
-    def measure(self, video, path, backend, weights, batching):
+    def measure(self, video, path, backend, weights, batching, every):
         """One row: seconds per second of video by stage, total and wall."""
         a = self.args
         inferencer = self.inferencer(path, backend, weights)
-        out = osp.join(self.tmp, f'{path}_{backend}_{weights}_{batching}')
+        out = osp.join(self.tmp, f'{path}_{backend}_{weights}_{batching}_{every}')
         os.makedirs(out, exist_ok=True)
         tic = time.perf_counter()
         if path == 'file':
             seconds, video_s, tracks, windows = measure_file(
-                video, inferencer, self.detector, out, a.detect_every)
+                video, inferencer, self.detector, out, every)
         else:
             seconds, video_s, tracks, windows = measure_live(
-                video, inferencer, self.detector, out, a.detect_every, a.stride, a.fps,
+                video, inferencer, self.detector, out, every, a.stride, a.fps,
                 shared_batch=batching == 'shared')
         wall = time.perf_counter() - tic
         per = {k: seconds.get(k, 0) / video_s for k in STAGES + EST_PARTS}
         return dict(path=path, backend=backend, weights=weights, batching=batching,
-                    tracks=tracks, windows=windows, **per,
+                    detect_every=every, tracks=tracks, windows=windows, **per,
                     total=sum(seconds.get(k, 0) for k in STAGES) / video_s, wall=wall / video_s)
 
 
@@ -217,17 +232,17 @@ def print_table(rows, args):
     """The machine, the settings and one markdown row per run."""
     print(f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
           f'load {os.getloadavg()[0]:.1f}; {args.frames} frames at {args.fps:g} fps, '
-          f'detect_every={args.detect_every}, stride {args.stride or "default"}')
+          f'stride {args.stride or "default"}')
     print('seconds of work per second of video (< 1: faster than real time); total: the stages, '
           'wall: the whole call (model set-up excluded, output files included)')
     print('EST = backbone (with its preprocessing) + AA-SFE + Transformer (with the classifier) '
           '+ the engine\'s bookkeeping; batch: shared = all faces in one backbone batch per step')
-    print('| size | faces | path | backend | weights | batch | tracks | windows | decode | detect '
-          '| track | crop | EST | backbone | AA-SFE | Transformer | total | wall |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    print('| size | faces | path | backend | weights | batch | detect every | tracks | windows | '
+          'decode | detect | track | crop | EST | backbone | AA-SFE | Transformer | total | wall |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f"| {r['size']} | {r['faces']} | {r['path']} | {r['backend']} | {r['weights']} | "
-              f"{r['batching']} | {r['tracks']} | {r['windows']} | " +
+              f"{r['batching']} | {r['detect_every']} | {r['tracks']} | {r['windows']} | " +
               ' | '.join(f'{r[k]:.3f}' for k in STAGES + EST_PARTS) +
               f" | {r['total']:.2f} | {r['wall']:.2f} |")
 
@@ -245,7 +260,7 @@ def main(argv=None):
         for run in plan(args):
             for (size, faces), video in clips.items():
                 rows.append(dict(size=size, faces=faces, **runner.measure(video, *run)))
-                print(f'{size} {faces} face(s) {" ".join(run)}: '
+                print(f'{size} {faces} face(s) {" ".join(map(str, run))}: '
                       f'{rows[-1]["wall"]:.2f} s per s of video', file=sys.stderr)
     rows.sort(key=lambda r: (args.sizes.index(r['size']), r['faces']))
     print_table(rows, args)
