@@ -1,9 +1,20 @@
 """What the tools share while parsing arguments, importing nothing heavy (so ``--help`` answers at
 once): numeric types with a lower bound (a bad value is one ``error:`` line, exit 2, before torch
 or est_mm is imported), ``--detector``, ``--cfg-options``, ``--launcher`` and the list writers'
-arguments; after parsing, :func:`load_tool_config` reads the config and checks ``--device``."""
+arguments; after parsing, :func:`load_tool_config` reads the config and checks ``--device``;
+:func:`sleeping_openmp_threads` for the tools that train and test."""
 import argparse
 import math
+import os
+
+
+def sleeping_openmp_threads() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it, before torch is imported:
+    PyTorch's OpenMP threads then sleep at a barrier instead of spinning. On cores shared with
+    another job, spinning threads made a training step 3-4x slower (EST's Adam over 175 tensors
+    hit hardest); idle steps took the same time, and the weights are the same to the bit
+    (docs/analysis.md, "Training under load")."""
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 
 def number(kind=int, minimum=1, strict=False):

@@ -17,7 +17,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import add_cfg_options, add_launcher, one_line_warnings  # noqa: E402
+from tools.argtypes import (  # noqa: E402
+    add_cfg_options, add_launcher, one_line_warnings, sleeping_openmp_threads)
 
 
 def parse_args(argv=None):
@@ -58,6 +59,7 @@ def fit_checkpoint(cfg, args):
 
 
 def main():
+    sleeping_openmp_threads()  # before torch
     args = parse_args()
     one_line_warnings()
     try:
