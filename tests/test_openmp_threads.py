@@ -1,5 +1,5 @@
-"""The tools that train and test start PyTorch with sleeping OpenMP threads
-(``OMP_WAIT_POLICY=PASSIVE``, set before torch is imported) unless the user's environment says
+"""The tools that train, test, benchmark and run the demo start PyTorch with sleeping OpenMP
+threads (``OMP_WAIT_POLICY=PASSIVE``, set before torch is imported) unless the user's environment says
 otherwise (tools.argtypes.sleeping_openmp_threads)."""
 import os
 import subprocess
@@ -9,7 +9,8 @@ import pytest
 
 from helpers.cli import ROOT
 
-TOOLS = ['tools/train.py', 'tools/test.py', 'tools/analysis/benchmark.py']
+TOOLS = ['tools/train.py', 'tools/test.py', 'tools/analysis/benchmark.py', 'tools/demo.py',
+         'tools/demo_batch.py', 'tools/analysis/video_speed.py']
 # runs the tool's main with --help, then prints the policy and whether torch was imported
 PROBE = '''import os, runpy, sys
 sys.argv = [sys.argv[1], '--help']

@@ -2,7 +2,7 @@
 once): numeric types with a lower bound (a bad value is one ``error:`` line, exit 2, before torch
 or est_mm is imported), ``--detector``, ``--cfg-options``, ``--launcher`` and the list writers'
 arguments; after parsing, :func:`load_tool_config` reads the config and checks ``--device``;
-:func:`sleeping_openmp_threads` for the tools that train and test."""
+:func:`sleeping_openmp_threads` for the tools that run PyTorch."""
 import argparse
 import math
 import os

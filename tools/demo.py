@@ -13,7 +13,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import add_detector_option, number, one_line_warnings  # noqa: E402
+from tools.argtypes import (  # noqa: E402
+    add_detector_option, number, one_line_warnings, sleeping_openmp_threads)
 
 
 def parse_args():
@@ -178,6 +179,7 @@ def main_live(args):
 
 
 def main():
+    sleeping_openmp_threads()  # before torch
     args = parse_args()
     one_line_warnings()
     from est_mm.video import source_kind
