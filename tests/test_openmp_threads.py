@@ -1,6 +1,6 @@
 """The tools that train, test, benchmark and run the demo start PyTorch with sleeping OpenMP
-threads (``OMP_WAIT_POLICY=PASSIVE``, set before torch is imported) unless the user's environment says
-otherwise (tools.argtypes.sleeping_openmp_threads)."""
+threads (``OMP_WAIT_POLICY=PASSIVE``, set before torch is imported) unless the user's
+environment says otherwise (tools.argtypes.sleeping_openmp_threads)."""
 import os
 import subprocess
 import sys
