@@ -65,7 +65,7 @@ def test_follow_data_root_moves_only_what_the_file_wrote_from_it(lists, tmp_path
 
 def test_runner_builds_the_head_from_classes_txt(lists, tmp_path):
     cfg = plainly_merged({'data_root': lists, 'work_dir': str(tmp_path / 'work')})
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError, match='NoneType'):
         Runner.from_cfg(cfg)  # mmengine alone: num_classes None, the head cannot be built
     runner = ESTRunner.from_cfg(cfg)
     assert runner.model.cls_head.num_classes == len(CLASSES)
