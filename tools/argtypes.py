@@ -2,19 +2,40 @@
 once): numeric types with a lower bound (a bad value is one ``error:`` line, exit 2, before torch
 or est_mm is imported), ``--detector``, ``--cfg-options``, ``--launcher`` and the list writers'
 arguments; after parsing, :func:`load_tool_config` reads the config and checks ``--device``;
-:func:`sleeping_openmp_threads` for the tools that run PyTorch."""
+:func:`cpu_defaults` for the tools that run PyTorch."""
 import argparse
 import math
 import os
 
 
-def sleeping_openmp_threads() -> None:
-    """``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it, before torch is imported:
-    PyTorch's OpenMP threads then sleep at a barrier instead of spinning. On cores shared with
-    another job, spinning threads made a training step 3-4x slower (EST's Adam over 175 tensors
-    hit hardest); idle steps took the same time, and the weights are the same to the bit
-    (docs/analysis.md, "Training under load")."""
+def cpu_defaults(reuse_memory: bool = False) -> None:
+    """Process settings for PyTorch on the CPU, made before torch is imported, each unless the
+    environment sets its own:
+
+    - ``OMP_WAIT_POLICY=PASSIVE``: OpenMP threads sleep at a barrier instead of spinning. On
+      cores shared with another job, spinning threads made a training step 3-4x slower (EST's
+      Adam over 175 tensors hit hardest); idle, the Adam step takes ~0.04 s longer.
+    - with ``reuse_memory`` (training and testing): glibc's malloc keeps freed blocks below
+      512 MiB for reuse instead of returning them to the system (``mallopt``; glibc only; up to
+      1 GiB may stay reserved): every step allocates its activations afresh, and their page
+      faults made a 224² training step ~15 % slower. The demo tools leave it off (a long live
+      run keeps its memory small).
+
+    Neither changes a result: the weights are the same to the bit (docs/analysis.md, "Training
+    under load" and "EST / TSN at 224², idle and busy")."""
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    if not reuse_memory or 'malloc' in os.environ.get('GLIBC_TUNABLES', '') or any(
+            k.startswith('MALLOC_') for k in os.environ):
+        return
+    try:
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    mallopt(m_mmap_threshold, 512 << 20)
+    mallopt(m_trim_threshold, 1 << 30)
 
 
 def number(kind=int, minimum=1, strict=False):

@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
 from tools.argtypes import (  # noqa: E402
-    add_detector_option, number, one_line_warnings, sleeping_openmp_threads)
+    add_detector_option, number, one_line_warnings, cpu_defaults)
 
 
 def parse_args():
@@ -179,7 +179,7 @@ def main_live(args):
 
 
 def main():
-    sleeping_openmp_threads()  # before torch
+    cpu_defaults()  # before torch
     args = parse_args()
     one_line_warnings()
     from est_mm.video import source_kind

@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
 from tools.argtypes import (  # noqa: E402
-    add_detector_option, number, one_line_warnings, sleeping_openmp_threads)
+    add_detector_option, number, one_line_warnings, cpu_defaults)
 
 
 def parse_args():
@@ -50,7 +50,7 @@ def no_videos_message(inputs, list_file) -> str:
 
 
 def main():
-    sleeping_openmp_threads()  # before torch
+    cpu_defaults()  # before torch
     args = parse_args()
     one_line_warnings()
     from est_mm.apis.batch import run_batch

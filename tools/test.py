@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
 from tools.argtypes import (  # noqa: E402
-    add_cfg_options, add_launcher, one_line_warnings, sleeping_openmp_threads)
+    add_cfg_options, add_launcher, one_line_warnings, cpu_defaults)
 
 
 def parse_args(argv=None):
@@ -59,7 +59,7 @@ def fit_checkpoint(cfg, args):
 
 
 def main():
-    sleeping_openmp_threads()  # before torch
+    cpu_defaults(reuse_memory=True)  # before torch
     args = parse_args()
     one_line_warnings()
     try:

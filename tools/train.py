@@ -14,7 +14,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, uninstalled
-from tools.argtypes import add_cfg_options, add_launcher, sleeping_openmp_threads  # noqa: E402
+from tools.argtypes import add_cfg_options, add_launcher, cpu_defaults  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -177,7 +177,7 @@ def train(args):
 
 
 def main():
-    sleeping_openmp_threads()  # before torch
+    cpu_defaults(reuse_memory=True)  # before torch
     args = parse_args()
     try:
         train(args)

@@ -6,7 +6,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import add_cfg_options, load_tool_config, sleeping_openmp_threads  # noqa: E402
+from tools.argtypes import add_cfg_options, load_tool_config, cpu_defaults  # noqa: E402
 
 
 def parse_args():
@@ -60,7 +60,7 @@ def parse_args():
 
 
 def main():
-    sleeping_openmp_threads()  # before torch
+    cpu_defaults(reuse_memory=True)  # before torch
     args = parse_args()
     load_tool_config(args, out_files=[args.json])  # one line if they cannot work
     import torch

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.argtypes import number, sleeping_openmp_threads  # noqa: E402
+from tools.argtypes import number, cpu_defaults  # noqa: E402
 
 SIZES = {'360p': (640, 360), '720p': (1280, 720), '1080p': (1920, 1080)}
 STAGES = ('decode', 'detect', 'track', 'crop', 'est')
@@ -248,7 +248,7 @@ def print_table(rows, args):
 
 
 def main(argv=None):
-    sleeping_openmp_threads()  # before torch
+    cpu_defaults()  # before torch
     args = parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
