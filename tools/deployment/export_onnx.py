@@ -23,8 +23,8 @@ when every difference is within --atol; otherwise the exit status is 1.
 
 With --int8 it then writes an int8 export next to it, FILE.int8.onnx and its part graphs
 FILE.int8.backbone/snippet/head.onnx, with ONNX Runtime's static quantization (QDQ, per-channel
-int8 weights) of the Conv nodes: the backbone is int8, AA-SFE and the Transformer stay float32
-(int8 there moved the probabilities too much). It is calibrated on the face crops of --calibrate
+int8 weights) of the backbone's Conv, Relu, Add and MaxPool nodes: the backbone is int8, AA-SFE
+and the Transformer stay float32 (int8 there moved the probabilities too much). It is calibrated on the face crops of --calibrate
 SRC ...: a video (its main face detected and cropped as tools/demo.py does; --no-face-crop for
 videos of face crops), a frame folder of face crops, or CONFIG.py:SPLIT, the clips of a
 dataset config's split (train, val or test), e.g. configs/est_r18_dfew.py:test. A seeded quarter
