@@ -43,7 +43,8 @@ class TrackStreams:
     (:func:`~est_mm.streaming.engine.run_batched`): one backbone batch for the frames of every
     track whose snippet completes there, one AA-SFE batch for their snippets, one Transformer
     batch for their windows; each track's records are those of its engine alone. The engines
-    must share ``parts`` (as :meth:`from_inferencer` makes them). ``shared_batch=False``: each engine computes on its own.
+    must share ``parts`` (as :meth:`from_inferencer` makes them). ``shared_batch=False``: each
+    engine computes on its own.
 
     Typical loop (an online tracker gives each frame's boxes by track id)::
 
