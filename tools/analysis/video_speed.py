@@ -85,14 +85,12 @@ def parse_args(argv=None):
 
 
 def _every(parser, text):
+    """``--detect-every``: comma-separated, each value as ``number(int, 1)`` takes it."""
+    parse = number(int, 1)
     try:
-        values = [int(v) for v in text.split(',')]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        parser.error(f'argument --detect-every: {text!r}: give whole numbers >= 1, '
-                     'comma-separated')
-    return values
+        return [parse(v) for v in text.split(',')]
+    except argparse.ArgumentTypeError as err:
+        parser.error(f'argument --detect-every: {err}')
 
 
 def _check_parts(parser, path):
